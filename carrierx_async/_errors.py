@@ -1,0 +1,190 @@
+"""The exceptions carrierx_async raises; ``except CarrierXError`` catches them all.
+
+    CarrierXError
+    ├── APIError                      the server answered with a non-2xx status
+    │   ├── BadRequestError           400
+    │   ├── AuthenticationError       401
+    │   ├── PermissionDeniedError     403
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409
+    │   ├── UnprocessableEntityError  422
+    │   ├── RateLimitError            429 (and a Retry-After beyond the wait limit)
+    │   └── ServerError               5xx
+    ├── APIConnectionError            transport failure: DNS, refused, reset, truncated body
+    │   └── APITimeoutError           an attempt timed out or the call's deadline passed
+    ├── ResponseDecodeError           a 2xx body is not the JSON the API documents
+    ├── PaginationError               the server stopped advancing (same page again, ...)
+    ├── ClientClosedError             the client was used after close()
+    ├── ConfigurationError (ValueError) a Client built with unusable settings
+    └── FilterError (ValueError)      an invalid query, raised before any request
+
+Messages never contain credentials: they are built here from status, URL and body only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CarrierXError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "FilterError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "UnprocessableEntityError",
+    "error_for_status",
+]
+
+
+class CarrierXError(Exception):
+    """Root of every exception this library raises."""
+
+
+class APIError(CarrierXError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: list[Mapping[str, Any]] | None = None,
+        body: str = "",
+        url: str = "",
+        attempts: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.errors: list[Mapping[str, Any]] = errors or []
+        self.body = body
+        self.url = url
+        self.attempts = attempts
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"HTTP {self.status}: {self.message}"
+        details = "; ".join(
+            f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+            for e in self.errors
+            if isinstance(e, Mapping)
+        )
+        if details:
+            text += f" ({details})"
+        if self.url:
+            text += f" [GET {self.url}]"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, message={self.message!r})"
+
+
+class BadRequestError(APIError):
+    """400: the server rejected the request (often the filter text)."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the token lacks a scope (phonenumber.read or phonenumber.manage)."""
+
+
+class NotFoundError(APIError):
+    """404: no object with that SID."""
+
+
+class ConflictError(APIError):
+    """409: a conflict; retrying later may succeed."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: object validation error."""
+
+
+class RateLimitError(APIError):
+    """429: rate limited; ``retry_after`` holds the server's wait in seconds, if given."""
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class APIConnectionError(CarrierXError):
+    """The request did not complete: connection refused, reset or a truncated body."""
+
+    def __init__(self, message: str, *, url: str = "", attempts: int = 1) -> None:
+        self.url = url
+        self.attempts = attempts
+        text = message
+        if url:
+            text += f" [GET {url}]"
+        if attempts > 1:
+            text += f" after {attempts} attempts"
+        super().__init__(text)
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt timed out, or the call's overall deadline passed."""
+
+
+class ResponseDecodeError(CarrierXError):
+    """A 2xx response whose body is not the JSON the API documents."""
+
+    def __init__(self, message: str, *, status: int, excerpt: str = "") -> None:
+        self.status = status
+        self.excerpt = excerpt
+        text = f"HTTP {status}: {message}"
+        if excerpt:
+            text += f"; body starts {excerpt!r}"
+        super().__init__(text)
+
+
+class PaginationError(CarrierXError):
+    """The server stopped advancing through the result set."""
+
+
+class ClientClosedError(CarrierXError):
+    """The client was used after it was closed."""
+
+
+class ConfigurationError(CarrierXError, ValueError):
+    """The Client cannot work with these settings (no token, clear-text base_url, ...)."""
+
+
+class FilterError(CarrierXError, ValueError):
+    """An invalid query: bad filter, field name or paging value. Raised before any request."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)

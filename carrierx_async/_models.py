@@ -1,0 +1,80 @@
+"""Data classes for the Browse Available DIDs resource (API reference sections 5 and 8).
+
+Field names are the wire names. Every field is optional because field filtering
+(``include_fields`` / ``exclude_fields``) can drop any of them: absent means ``None``.
+Models are data only: no client reference, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+__all__ = ["AvailableDid", "Capability", "Page"]
+
+T = TypeVar("T")
+
+
+class Capability(enum.IntFlag):
+    """What a number can do: the ``capabilities`` bitmask (reference section 8.2)."""
+
+    SMS_IN = 1
+    SMS_OUT = 2
+    VOICE = 4
+    MMS_IN = 8
+    MMS_OUT = 16
+
+
+@attrs.frozen(kw_only=True)
+class AvailableDid:
+    """A rentable phone number (DID object, reference section 8.1)."""
+
+    active_capabilities: Capability | None = None
+    attributes: dict[str, Any] | None = None
+    callback_url: str | None = None
+    campaign_sid: str | None = None
+    capabilities: Capability | None = None
+    classification_sid: str | None = None
+    country_code: str | None = None
+    did_group_sid: str | None = None
+    did_sid: str | None = None
+    in_country_format: str | None = None
+    international_format: str | None = None
+    lata: str | None = None
+    locality: str | None = None
+    lrn_sid: str | None = None
+    name: str | None = None
+    ocn: str | None = None
+    partner_sid: str | None = None
+    phonenumber: str | None = None
+    porting_pin: str | None = None
+    price: Decimal | None = None
+    state: str | None = None
+    status: str | None = None
+    string_key_1: str | None = None
+    string_key_2: str | None = None
+    transformations: list[dict[str, Any]] | None = None
+    trunk_group_sid: str | None = None
+    # Which wire fields the server actually sent; lets callers tell "absent" from "null".
+    present_fields: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
+
+
+DID_FIELDS: frozenset[str] = frozenset(
+    a.name for a in attrs.fields(AvailableDid) if a.name != "present_fields"
+)
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One response of a list request: the envelope of reference section 5.2."""
+
+    items: list[T]
+    count: int
+    has_more: bool
+    limit: int | None = None
+    offset: int | None = None
+    total: int | None = None
+    next_url: str | None = None
