@@ -1,3 +1,64 @@
 """carrierx_async: asyncio-native client for CarrierX Core API v2 "Browse Available DIDs"."""
 
+from ._client import DEFAULT_BASE_URL, AvailableDidStream, Client, ItemIterator, PageIterator
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CarrierXError,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    FilterError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    UnprocessableEntityError,
+)
+from ._filters import F, Filter, parse_filter
+from ._models import AvailableDid, Capability, Page
+from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Query
+from ._retry import RetryBudget
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "AvailableDid",
+    "AvailableDidStream",
+    "BadRequestError",
+    "Capability",
+    "CarrierXError",
+    "Client",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "DEFAULT_BASE_URL",
+    "EXTERNAL_FILTERS",
+    "F",
+    "Filter",
+    "FilterError",
+    "ItemIterator",
+    "MAX_PAGE_SIZE",
+    "NotFoundError",
+    "Page",
+    "PageIterator",
+    "PaginationError",
+    "PermissionDeniedError",
+    "Query",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryBudget",
+    "ServerError",
+    "UnprocessableEntityError",
+    "__version__",
+    "parse_filter",
+]

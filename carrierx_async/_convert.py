@@ -17,7 +17,14 @@ from cattrs.gen import make_dict_structure_fn
 from ._errors import ResponseDecodeError
 from ._models import DID_FIELDS, AvailableDid, Capability, Page
 
-__all__ = ["decode_did", "decode_json", "decode_page", "make_converter"]
+__all__ = [
+    "decode_did",
+    "decode_dids",
+    "decode_envelope",
+    "decode_json",
+    "decode_page",
+    "make_converter",
+]
 
 _EXCERPT = 120
 
@@ -94,7 +101,11 @@ def _describe_cattrs_error(exc: Exception) -> str:
 
 
 def decode_did(
-    obj: Any, *, status: int = 200, index: int | None = None, converter: cattrs.Converter | None = None
+    obj: Any,
+    *,
+    status: int = 200,
+    index: int | None = None,
+    converter: cattrs.Converter | None = None,
 ) -> AvailableDid:
     """Structure one DID object; errors say which record and field failed."""
     conv = converter or _CONVERTER
@@ -143,14 +154,23 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
     return items, page
 
 
+def decode_dids(
+    items: list[Any], *, status: int = 200, converter: cattrs.Converter | None = None
+) -> list[AvailableDid]:
+    """Structure one page's raw records; errors say which record and field failed."""
+    return [
+        decode_did(item, status=status, index=i, converter=converter)
+        for i, item in enumerate(items)
+    ]
+
+
 def decode_page(
     body: bytes, *, status: int = 200, converter: cattrs.Converter | None = None
 ) -> Page[AvailableDid]:
     """Decode a list response body into a Page of AvailableDid."""
     items, page = decode_envelope(decode_json(body, status=status), status=status)
-    dids = [decode_did(item, status=status, index=i, converter=converter) for i, item in enumerate(items)]
     return Page(
-        items=dids,
+        items=decode_dids(items, status=status, converter=converter),
         count=page.count,
         has_more=page.has_more,
         limit=page.limit,

@@ -73,9 +73,9 @@ class APIError(CarrierXError):
         self.url = url
         self.attempts = attempts
         self.retry_after = retry_after
-        super().__init__(self._describe())
+        super().__init__(status, message)
 
-    def _describe(self) -> str:
+    def __str__(self) -> str:
         text = f"HTTP {self.status}: {self.message}"
         details = "; ".join(
             f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
@@ -130,14 +130,18 @@ class APIConnectionError(CarrierXError):
     """The request did not complete: connection refused, reset or a truncated body."""
 
     def __init__(self, message: str, *, url: str = "", attempts: int = 1) -> None:
+        self.message = message
         self.url = url
         self.attempts = attempts
-        text = message
-        if url:
-            text += f" [GET {url}]"
-        if attempts > 1:
-            text += f" after {attempts} attempts"
-        super().__init__(text)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.url:
+            text += f" [GET {self.url}]"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        return text
 
 
 class APITimeoutError(APIConnectionError):

@@ -1,0 +1,555 @@
+"""The aiohttp shell: session ownership, retries, deadlines and the page loop.
+
+The only module that imports aiohttp. Everything it decides is delegated to the
+pure core (``_query``, ``_sansio``, ``_retry``, ``_convert``); this module moves
+bytes, sleeps, and owns tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, Final, Generic, Self, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from ._convert import decode_did, decode_dids
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    CarrierXError,
+    ClientClosedError,
+    ConfigurationError,
+    FilterError,
+)
+from ._filters import Filter
+from ._models import AvailableDid, Page
+from ._query import EXTERNAL_FILTERS, Query, build_query, field_params, validate_fields
+from ._retry import RETRYABLE_STATUSES, RetryBudget, RetryPolicy, decide, parse_retry_after
+from ._sansio import Paginator, check_base_url, decipher, error_from_response
+
+__all__ = ["DEFAULT_BASE_URL", "AvailableDidStream", "Client", "ItemIterator", "PageIterator"]
+
+DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
+_LIST_PATH: Final = "phonenumber/available_dids"
+_SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
+logger = logging.getLogger("carrierx_async")
+
+T = TypeVar("T")
+
+
+class _Secret:
+    """Holds a credential; its repr never shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+class Client:
+    """An async CarrierX Core API v2 client for browsing available phone numbers."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | URL = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 20.0,
+        prefetch: int = 1,
+        retry_budget: RetryBudget | None = None,
+        external_filters: Iterable[tuple[str, str]] = (),
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        _sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        token = token if token is not None else os.environ.get("CARRIERX_TOKEN")
+        if not token or not token.strip():
+            raise ConfigurationError(
+                "no CarrierX token: pass Client(token=...) or set the CARRIERX_TOKEN "
+                "environment variable"
+            )
+        if any(c in token for c in "\r\n"):
+            raise ConfigurationError("the token contains a line break")
+        self._token = _Secret(token.strip())
+        self._base_url = check_base_url(base_url)
+        _check_seconds("timeout", timeout)
+        _check_seconds("connect_timeout", connect_timeout)
+        _check_seconds("read_timeout", read_timeout)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ConfigurationError(f"prefetch must be a whole number >= 0, got {prefetch!r}")
+        self._timeout = float(timeout)
+        self._attempt_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._budget = retry_budget if retry_budget is not None else RetryBudget()
+        self._external_filters = EXTERNAL_FILTERS | frozenset(
+            (str(f), str(o)) for f, o in external_filters
+        )
+        self._prefetch = prefetch
+        self._session = session
+        self._owns_session = session is None
+        self._trace_configs = list(trace_configs or ())
+        self._closed = False
+        self._sleep = _sleep
+        self._feeds: weakref.WeakSet[_Feed[Any]] = weakref.WeakSet()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<Client base_url={str(self._base_url)!r}{state}>"
+
+    @property
+    def base_url(self) -> URL:
+        """The API root every request goes to."""
+        return self._base_url
+
+    @property
+    def closed(self) -> bool:
+        """True once close() has been called."""
+        return self._closed
+
+    async def __aenter__(self) -> Self:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop open streams and close the session if this client created it."""
+        if self._closed:
+            return
+        self._closed = True
+        for feed in list(self._feeds):
+            await feed.aclose(ClientClosedError("the Client was closed while this stream was open"))
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("this Client is closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trace_configs=self._trace_configs or None)
+        elif self._session.closed:
+            raise ClientClosedError("the aiohttp session passed to this Client is closed")
+        return self._session
+
+    def available_dids(
+        self,
+        *,
+        filter: Filter | str | None = None,
+        order: str | None = None,
+        page_size: int | None = None,
+        max_items: int | None = None,
+        include_fields: Iterable[Any] | None = None,
+        exclude_fields: Iterable[Any] | None = None,
+        include_external: bool = False,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+    ) -> AvailableDidStream:
+        """Stream available DIDs matching the query; no I/O until iterated."""
+        if self._closed:
+            raise ClientClosedError("this Client is closed; create a new one")
+        query = build_query(
+            filter=filter,
+            order=order,
+            page_size=page_size,
+            max_items=max_items,
+            include_fields=include_fields,
+            exclude_fields=exclude_fields,
+            include_external=include_external,
+            external_filters=self._external_filters,
+        )
+        if prefetch is not None and (
+            isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0
+        ):
+            raise FilterError(f"prefetch must be a whole number >= 0, got {prefetch!r}")
+        if timeout is not None:
+            _check_seconds("timeout", timeout, FilterError)
+        queries = (
+            [query.with_filter(alt) for alt in query.filter.alternatives()]
+            if query.filter is not None
+            else [query]
+        )
+        return AvailableDidStream(
+            self,
+            queries,
+            prefetch=self._prefetch if prefetch is None else prefetch,
+            timeout=self._timeout if timeout is None else float(timeout),
+        )
+
+    async def get_available_did(
+        self,
+        did_sid: str,
+        *,
+        include_fields: Iterable[Any] | None = None,
+        exclude_fields: Iterable[Any] | None = None,
+        timeout: float | None = None,
+    ) -> AvailableDid:
+        """Fetch one available DID by its SID (``GET /phonenumber/available_dids/{did_sid}``)."""
+        if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
+            raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
+        include, exclude = validate_fields(include_fields, exclude_fields)
+        if timeout is not None:
+            _check_seconds("timeout", timeout, FilterError)
+        data = await self._get_json(
+            f"{_LIST_PATH}/{did_sid}",
+            field_params(include, exclude),
+            timeout=self._timeout if timeout is None else timeout,
+        )
+        return decode_did(data)
+
+    async def _get_json(self, path: str, params: dict[str, str], *, timeout: float) -> Any:
+        """GET base_url/path with retries, all within ``timeout`` seconds; return JSON."""
+        url = (self._base_url / path).with_query(params)
+        attempts = 0
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    attempts += 1
+                    result = await self._attempt(url, attempts)
+                    if not isinstance(result, _Failure):
+                        self._budget.record_success()
+                        return result
+                    decision = decide(
+                        self._policy,
+                        attempt=attempts,
+                        status=result.status,
+                        retry_after=result.retry_after,
+                        rng=random.random,
+                    )
+                    if decision.retry and self._budget.try_spend():
+                        logger.info(
+                            "GET %s: %s; retrying in %.2fs", url, decision.reason, decision.delay
+                        )
+                        await self._sleep(decision.delay)
+                        continue
+                    result.error.attempts = attempts
+                    raise result.error
+        except TimeoutError:
+            raise APITimeoutError(
+                f"no complete response within the {timeout:g}s deadline",
+                url=str(url),
+                attempts=attempts,
+            ) from None
+
+    async def _attempt(self, url: URL, attempt: int) -> Any:
+        """One GET: the parsed JSON, or a _Failure the retry policy may retry."""
+        session = self._ensure_session()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        headers = {"Authorization": f"Bearer {self._token.value}", "Accept": "application/json"}
+        try:
+            async with session.get(
+                url, headers=headers, allow_redirects=False, timeout=self._attempt_timeout
+            ) as resp:
+                body = await resp.read()
+                status, resp_headers = resp.status, resp.headers
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if self._closed:
+                raise ClientClosedError("the Client was closed during the request") from None
+            reason = self._describe(exc)
+            logger.debug("GET %s attempt %d failed: %s", url, attempt, reason)
+            kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+            return _Failure(None, None, kind(f"request failed: {reason}", url=str(url)))
+        logger.debug(
+            "GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, loop.time() - started
+        )
+        if not 200 <= status < 300:
+            error = error_from_response(status, resp_headers, body, url=str(url))
+            if status not in RETRYABLE_STATUSES:
+                raise error
+            error.retry_after = parse_retry_after(resp_headers.get("Retry-After"))
+            return _Failure(status, error.retry_after, error)
+        return decipher(status, resp_headers, body, url=str(url))
+
+    def _describe(self, exc: BaseException) -> str:
+        """An aiohttp exception as text, with the credential scrubbed just in case."""
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return text.replace(self._token.value, "<redacted>")
+
+
+class _Failure:
+    """A retryable outcome of one attempt and the error to raise if retries run out."""
+
+    __slots__ = ("error", "retry_after", "status")
+
+    def __init__(
+        self,
+        status: int | None,
+        retry_after: float | None,
+        error: APIError | APIConnectionError,
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        self.error = error
+
+
+def _check_seconds(name: str, value: Any, exc: type[CarrierXError] = ConfigurationError) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        raise exc(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+_DONE: Final = object()
+
+
+class _Feed(Generic[T]):
+    """Pages of one or more queries in order, fetched up to ``prefetch`` pages ahead.
+
+    With several queries (the alternatives of an ``|`` filter) one producer task runs
+    per query and their pages are merged; records are then de-duplicated by ``did_sid``
+    across the alternatives and ``max_items`` applies to the merged stream.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        queries: list[Query],
+        *,
+        prefetch: int,
+        timeout: float,
+        decode: Callable[[list[Any]], list[T]],
+    ) -> None:
+        self._client = client
+        self._walkers = [Paginator(q) for q in queries]
+        self._timeout = timeout
+        self._decode = decode
+        self._inline = len(queries) == 1 and prefetch == 0
+        self._prefetch = max(prefetch, 1)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        self._slots: list[asyncio.Semaphore] = []
+        self._running = 0
+        self._merge_seen: set[Any] | None = set() if len(queries) > 1 else None
+        self._max_items = queries[0].max_items
+        self._yielded = 0
+        self._finished = False
+        self._error: CarrierXError | None = None
+        client._feeds.add(self)
+
+    async def _fetch(self, walker: Paginator) -> Page[T] | None:
+        request = walker.next_request()
+        if request is None:
+            return None
+        offset, limit = request
+        data = await self._client._get_json(
+            _LIST_PATH, walker.query.params(offset=offset, limit=limit), timeout=self._timeout
+        )
+        items, envelope = walker.accept(data)
+        return Page(
+            items=self._decode(items),
+            count=envelope.count,
+            has_more=envelope.has_more,
+            limit=envelope.limit,
+            offset=envelope.offset,
+            total=envelope.total,
+            next_url=envelope.next_url,
+        )
+
+    async def _produce(self, index: int) -> None:
+        walker, slots = self._walkers[index], self._slots[index]
+        try:
+            while True:
+                await slots.acquire()
+                page = await self._fetch(walker)
+                self._queue.put_nowait((index, _DONE if page is None else page))
+                if page is None:
+                    return
+        except Exception as exc:  # handed to the consumer, raised there
+            self._queue.put_nowait((index, exc))
+
+    def _start(self) -> None:
+        self._running = len(self._walkers)
+        for index in range(len(self._walkers)):
+            self._slots.append(asyncio.Semaphore(self._prefetch))
+            self._tasks.append(asyncio.create_task(self._produce(index)))
+
+    async def next(self) -> Page[T] | None:
+        """The next page, or None at the end."""
+        if self._error is not None:
+            raise self._error
+        while not self._finished:
+            if self._inline:
+                fetched = await self._fetch(self._walkers[0])
+                self._finished = fetched is None
+                return fetched
+            if not self._tasks:
+                self._start()
+            if self._running == 0:
+                self._finished = True
+                return None
+            index, got = await self._queue.get()
+            if got is _DONE:
+                self._running -= 1
+                continue
+            if isinstance(got, BaseException):
+                await self.aclose()
+                raise got
+            self._slots[index].release()
+            page: Page[T] = got
+            if self._merge_seen is not None:
+                page = self._merge(page)
+            return page
+        return None
+
+    def _merge(self, page: Page[T]) -> Page[T]:
+        seen = self._merge_seen
+        assert seen is not None
+        items = []
+        for item in page.items:
+            key = _identity(item)
+            if key is not None and key in seen:
+                continue
+            if key is not None:
+                seen.add(key)
+            items.append(item)
+        if self._max_items is not None:
+            items = items[: self._max_items - self._yielded]
+            self._yielded += len(items)
+            if self._yielded >= self._max_items:
+                self._finished = True
+                self.cancel()
+        return Page(
+            items=items,
+            count=page.count,
+            has_more=page.has_more,
+            limit=page.limit,
+            offset=page.offset,
+            total=page.total,
+            next_url=page.next_url,
+        )
+
+    def cancel(self) -> None:
+        """Cancel producer tasks without waiting (used when the stream is dropped)."""
+        for task in self._tasks:
+            task.cancel()
+
+    async def aclose(self, error: CarrierXError | None = None) -> None:
+        """Cancel producers and wait until they have released their connections.
+
+        With ``error``, a later ``next()`` raises it instead of ending quietly.
+        """
+        self._finished = True
+        if self._error is None:
+            self._error = error
+        self.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+def _identity(item: Any) -> Any:
+    if isinstance(item, dict):
+        return item.get("did_sid") or item.get("phonenumber")
+    return getattr(item, "did_sid", None) or getattr(item, "phonenumber", None)
+
+
+def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
+    return items
+
+
+class _Stream(Generic[T]):
+    """Owns one feed: closed by ``async with``/``aclose()``, or cancelled when dropped."""
+
+    def __init__(self, feed: _Feed[T]) -> None:
+        self._feed = feed
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the stream now and release its connection."""
+        await self._feed.aclose()
+
+    def __del__(self) -> None:
+        feed = getattr(self, "_feed", None)
+        if feed is not None:
+            feed.cancel()
+
+
+class PageIterator(_Stream[T]):
+    """Pages of a stream, each holding the new records of one response."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        page = await self._feed.next()
+        if page is None:
+            raise StopAsyncIteration
+        return page
+
+
+class ItemIterator(_Stream[T]):
+    """Records of a stream, one by one."""
+
+    def __init__(self, feed: _Feed[T]) -> None:
+        super().__init__(feed)
+        self._items: list[T] = []
+        self._pos = 0
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        while self._pos >= len(self._items):
+            page = await self._feed.next()
+            if page is None:
+                raise StopAsyncIteration
+            self._items, self._pos = page.items, 0
+        item = self._items[self._pos]
+        self._pos += 1
+        return item
+
+
+class AvailableDidStream(ItemIterator[AvailableDid]):
+    """``async for did in client.available_dids(...)``: records, fetched lazily page by page.
+
+    Also ``.pages()`` for Page objects and ``.dicts()`` for plain JSON dicts. Use
+    ``async with`` (or ``await stream.aclose()``) to stop early deterministically;
+    a stream dropped after ``break`` cancels its prefetch at once.
+    """
+
+    def __init__(
+        self, client: Client, queries: list[Query], *, prefetch: int, timeout: float
+    ) -> None:
+        self._client = client
+        self._queries = queries
+        self._opts: dict[str, Any] = {"prefetch": prefetch, "timeout": timeout}
+        super().__init__(_Feed(client, queries, decode=decode_dids, **self._opts))
+
+    @property
+    def query(self) -> Query:
+        """The validated query (the first alternative of an ``|`` filter)."""
+        return self._queries[0]
+
+    def pages(self) -> PageIterator[AvailableDid]:
+        """A fresh walk of the same query, yielding Page objects."""
+        return PageIterator(_Feed(self._client, self._queries, decode=decode_dids, **self._opts))
+
+    def dicts(self) -> ItemIterator[dict[str, Any]]:
+        """A fresh walk of the same query, yielding the records as plain dicts."""
+        return ItemIterator(_Feed(self._client, self._queries, decode=_decode_dicts, **self._opts))

@@ -1,0 +1,224 @@
+"""An immutable, validated query for the available-DIDs list, and its wire parameters.
+
+Everything a caller can get wrong is checked here, before any request: page sizes,
+``max_items``, field names, ``order``, and the ``include_external`` rules (API
+reference 4.1 and 4.3). The external-provider whitelist is the one table
+``EXTERNAL_FILTERS``; a Client can widen it with ``external_filters=``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+import attrs
+
+from ._errors import FilterError
+from ._filters import Filter, field_name, parse_filter
+from ._models import DID_FIELDS
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "EXTERNAL_FILTERS",
+    "EXTERNAL_MAX_ITEMS",
+    "MAX_PAGE_SIZE",
+    "Query",
+    "build_query",
+    "field_params",
+]
+
+#: The API's upper bound for ``limit`` (reference 5.1); also our default page size.
+MAX_PAGE_SIZE: Final = 1000
+DEFAULT_PAGE_SIZE: Final = MAX_PAGE_SIZE
+#: At most 10 external numbers come back per request (reference 4.1).
+EXTERNAL_MAX_ITEMS: Final = 10
+
+#: (field, operator) pairs accepted in ``filter`` with ``include_external=True``.
+#: The documented list was not retrievable (reference 4.3); these are the candidates
+#: from the coverage endpoint plus phonenumber like/nearby. Edit here when it is known.
+EXTERNAL_FILTERS: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("country_code", "eq"),
+        ("state", "eq"),
+        ("locality", "eq"),
+        ("phonenumber", "like"),
+        ("phonenumber", "nearby"),
+        ("capabilities", "bit"),
+        ("capabilities", "eq"),
+        ("npa", "eq"),
+        ("npa_nxx", "eq"),
+    }
+)
+
+_ORDER = re.compile(r"^(?P<field>[a-z_0-9]+)(?: (?P<dir>asc|desc))?$")
+
+
+@attrs.frozen(kw_only=True)
+class Query:
+    """What to ask for: validated once, then turned into each request's parameters."""
+
+    filter: Filter | None = None
+    order: str | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
+    max_items: int | None = None
+    include_fields: tuple[str, ...] | None = None
+    exclude_fields: tuple[str, ...] | None = None
+    include_external: bool = False
+
+    def params(self, *, offset: int, limit: int) -> dict[str, str]:
+        """The query-string arguments of one page request (yarl encodes them)."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if self.filter is not None:
+            params["filter"] = str(self.filter)
+        if self.order is not None:
+            params["order"] = self.order
+        params.update(field_params(self.include_fields, self.exclude_fields))
+        if self.include_external:
+            params["include_external"] = "true"
+        return params
+
+    def with_filter(self, flt: Filter) -> Query:
+        """The same query with another filter (one alternative of an ``|`` filter)."""
+        return attrs.evolve(self, filter=flt)
+
+
+def _positive_int(name: str, value: Any, upper: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FilterError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise FilterError(f"{name} must be at least 1, got {value}")
+    if upper is not None and value > upper:
+        raise FilterError(f"{name} must be at most {upper}, got {value}")
+    return value
+
+
+def _fields(name: str, value: Iterable[Any] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    names = tuple(dict.fromkeys(field_name(v.strip() if isinstance(v, str) else v) for v in value))
+    if not names:
+        raise FilterError(f"{name} is empty; pass None to get every field")
+    return names
+
+
+def field_params(
+    include: tuple[str, ...] | None, exclude: tuple[str, ...] | None
+) -> dict[str, str]:
+    """The field-filtering arguments (reference 7), comma-joined."""
+    if include is not None:
+        return {"include_fields": ",".join(include)}
+    if exclude is not None:
+        return {"exclude_fields": ",".join(exclude)}
+    return {}
+
+
+def validate_fields(
+    include_fields: Iterable[Any] | None, exclude_fields: Iterable[Any] | None
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Check field lists; both at once is refused (the API does not define it, ref 7)."""
+    include = _fields("include_fields", include_fields)
+    exclude = _fields("exclude_fields", exclude_fields)
+    if include is not None and exclude is not None:
+        raise FilterError(
+            "pass include_fields or exclude_fields, not both: "
+            "the API does not define how they combine"
+        )
+    return include, exclude
+
+
+def _order(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FilterError(f"order must be a string, got {type(value).__name__}")
+    text = " ".join(value.split())
+    if text == "shuffle":
+        return text
+    m = _ORDER.match(text)
+    if m is None or m["field"] not in DID_FIELDS:
+        raise FilterError(
+            f"order {value!r} is not '<field>', '<field> asc', '<field> desc' or 'shuffle' "
+            f"with a DID field ({', '.join(sorted(DID_FIELDS))})"
+        )
+    return text
+
+
+def _check_external(
+    flt: Filter | None, page_size: int, max_items: int | None, allowed: frozenset[tuple[str, str]]
+) -> None:
+    """The include_external=true rules (reference 4.1, 4.3), each with how to fix the call."""
+    if flt is None:
+        raise FilterError(
+            "include_external=True needs a filter with a country_code eq condition, "
+            "e.g. F.country_code == 'USA'"
+        )
+    if flt.is_disjunction:
+        raise FilterError(
+            "include_external=True cannot be combined with '|' or in_(): the external "
+            "provider search is a single request; run one search per alternative"
+        )
+    conditions = flt.conditions()
+    if not any(c.field == "country_code" and c.op == "eq" for c in conditions):
+        raise FilterError(
+            "include_external=True needs a country_code eq condition in the filter, "
+            "e.g. & (F.country_code == 'USA')"
+        )
+    for c in conditions:
+        if (c.field, c.op) not in allowed:
+            pairs = ", ".join(f"{f} {o}" for f, o in sorted(allowed))
+            raise FilterError(
+                f"'{c.field} {c.op}' is not allowed with include_external=True; allowed: {pairs} "
+                "(widen with Client(external_filters=...) if the API accepts more)"
+            )
+    if page_size > EXTERNAL_MAX_ITEMS:
+        raise FilterError(
+            f"include_external=True returns at most {EXTERNAL_MAX_ITEMS} records and does not "
+            f"paginate: page_size must be at most {EXTERNAL_MAX_ITEMS}, got {page_size}"
+        )
+    if max_items is not None and max_items > EXTERNAL_MAX_ITEMS:
+        raise FilterError(
+            f"include_external=True returns at most {EXTERNAL_MAX_ITEMS} records: "
+            f"max_items must be at most {EXTERNAL_MAX_ITEMS}, got {max_items}"
+        )
+
+
+def build_query(
+    *,
+    filter: Filter | str | None = None,
+    order: str | None = None,
+    page_size: int | None = None,
+    max_items: int | None = None,
+    include_fields: Iterable[Any] | None = None,
+    exclude_fields: Iterable[Any] | None = None,
+    include_external: bool = False,
+    external_filters: frozenset[tuple[str, str]] = EXTERNAL_FILTERS,
+) -> Query:
+    """Validate every argument of ``available_dids`` and return an immutable Query."""
+    if isinstance(filter, str):
+        flt: Filter | None = parse_filter(filter) if filter.strip() else None
+    elif filter is None or isinstance(filter, Filter):
+        flt = filter
+    else:
+        raise FilterError(f"filter must be a Filter or a string, got {type(filter).__name__}")
+    if not isinstance(include_external, bool):
+        raise FilterError("include_external must be True or False")
+    default_size = EXTERNAL_MAX_ITEMS if include_external else DEFAULT_PAGE_SIZE
+    size = (
+        default_size if page_size is None else _positive_int("page_size", page_size, MAX_PAGE_SIZE)
+    )
+    limit = None if max_items is None else _positive_int("max_items", max_items)
+    if include_external:
+        _check_external(flt, size, limit, external_filters)
+    include, exclude = validate_fields(include_fields, exclude_fields)
+    return Query(
+        filter=flt,
+        order=_order(order),
+        page_size=size,
+        max_items=limit,
+        include_fields=include,
+        exclude_fields=exclude,
+        include_external=include_external,
+    )

@@ -1,0 +1,524 @@
+"""Wire tests: the Client against the embedded fake server over real HTTP on 127.0.0.1."""
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from carrierx_async import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    AvailableDid,
+    BadRequestError,
+    Capability,
+    CarrierXError,
+    Client,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    FilterError,
+    NotFoundError,
+    Page,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    RetryBudget,
+    ServerError,
+    UnprocessableEntityError,
+)
+from carrierx_async.testing import (
+    Churn,
+    Delay,
+    Disconnect,
+    EmptyHasMore,
+    FakeCarrierX,
+    ForeignNext,
+    HtmlPage,
+    MalformedJson,
+    Reset,
+    SlowDrip,
+    Status,
+    Stuck,
+    Truncated,
+)
+
+TOKEN = "fake-token-not-a-secret"
+
+
+@pytest.fixture
+async def fake():
+    async with FakeCarrierX(token=TOKEN, size=3000) as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+async def client(fake, sleeps):
+    async def record_sleep(seconds):
+        sleeps.append(seconds)
+
+    async with Client(TOKEN, base_url=fake.base_url, _sleep=record_sleep) as c:
+        yield c
+
+
+def list_requests(fake):
+    return [r for r in fake.requests if r.path.endswith("/available_dids")]
+
+
+def producer_tasks():
+    """Our own background tasks still alive (prefetch producers)."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and "_Feed" in getattr(t.get_coro(), "__qualname__", "")
+    ]
+
+
+def acquired_connections(client):
+    session = client._session
+    return 0 if session is None or session.connector is None else len(session.connector._acquired)
+
+
+async def settle():
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+# -- streaming -------------------------------------------------------------------------
+
+
+async def test_stream_matches_inventory_in_order(client, fake):
+    want = [d["did_sid"] for d in fake.inventory if d["state"] == "NY"][:25]
+    got = [did async for did in client.available_dids(filter="state eq NY", max_items=25)]
+    assert [d.did_sid for d in got] == want
+    assert all(isinstance(d, AvailableDid) and d.state == "NY" for d in got)
+    assert isinstance(got[0].price, Decimal)
+    assert isinstance(got[0].capabilities, Capability)
+
+
+async def test_default_page_size_is_api_maximum(client, fake):
+    got = [did async for did in client.available_dids(filter="country_code eq USA", max_items=1500)]
+    assert len(got) == 1500
+    limits = [r.query["limit"] for r in list_requests(fake)]
+    assert limits[0] == "1000"
+    assert all(r.authorized for r in fake.requests)
+
+
+async def test_whole_inventory_no_gap_no_duplicate(client, fake):
+    got = [did.did_sid async for did in client.available_dids(page_size=700)]
+    assert got == [d["did_sid"] for d in fake.inventory]
+    assert len(list_requests(fake)) == 5  # 700 new, then 690 new per page (10 overlap)
+
+
+async def test_max_items_shrinks_last_limit(client, fake):
+    got = [d async for d in client.available_dids(page_size=10, max_items=25)]
+    assert len(got) == 25
+    assert [(r.query["offset"], r.query["limit"]) for r in list_requests(fake)] == [
+        ("0", "10"),
+        ("8", "10"),
+        ("16", "9"),
+    ]
+
+
+async def test_pages_yield_page_objects(client, fake):
+    pages = [p async for p in client.available_dids(page_size=100, max_items=150).pages()]
+    assert all(isinstance(p, Page) for p in pages)
+    assert [len(p.items) for p in pages] == [100, 50]
+    assert pages[0].total is None and pages[0].has_more is True
+
+
+async def test_dicts_mode_yields_wire_dicts(client, fake):
+    got = [d async for d in client.available_dids(max_items=5).dicts()]
+    assert got == list(fake.inventory[:5])
+
+
+async def test_calling_available_dids_does_no_io(client, fake):
+    stream = client.available_dids(filter="state eq NY")
+    await asyncio.sleep(0.01)
+    assert fake.requests == []
+    await stream.aclose()
+
+
+async def test_field_filtering_reaches_server_and_models(client, fake):
+    got = [
+        d async for d in client.available_dids(include_fields=["phonenumber", "price"], max_items=3)
+    ]
+    assert list_requests(fake)[0].query["include_fields"] == "phonenumber,price"
+    assert got[0].present_fields == {"phonenumber", "price"}
+    assert got[0].phonenumber == fake.inventory[0]["phonenumber"]
+    assert got[0].state is None
+
+
+async def test_get_available_did_and_not_found(client, fake):
+    sid = fake.inventory[10]["did_sid"]
+    did = await client.get_available_did(sid)
+    assert did.did_sid == sid and did.phonenumber == fake.inventory[10]["phonenumber"]
+    with pytest.raises(NotFoundError) as info:
+        await client.get_available_did("00000000-0000-4000-8000-00000000dead")
+    assert info.value.status == 404
+
+
+async def test_bad_sid_refused_before_request(client, fake):
+    with pytest.raises(FilterError):
+        await client.get_available_did("../phonenumber/available_dids")
+    assert fake.requests == []
+
+
+async def test_raw_filter_error_refused_before_request(client, fake):
+    with pytest.raises(FilterError):
+        client.available_dids(filter="state eq NY or state eq NJ")
+    with pytest.raises(FilterError, match="page_size"):
+        client.available_dids(page_size=1001)
+    with pytest.raises(FilterError, match="page_size"):
+        client.available_dids(page_size=0)
+    assert fake.requests == []
+
+
+# -- construction, auth and ownership ------------------------------------------------------
+
+
+async def test_token_from_environment(fake, monkeypatch):
+    monkeypatch.setenv("CARRIERX_TOKEN", TOKEN)
+    async with Client(base_url=fake.base_url) as c:
+        got = [d async for d in c.available_dids(max_items=2)]
+    assert len(got) == 2
+    assert fake.requests[0].authorized
+
+
+def test_missing_token_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("CARRIERX_TOKEN", raising=False)
+    with pytest.raises(ConfigurationError, match="CARRIERX_TOKEN"):
+        Client()
+
+
+def test_clear_text_base_url_refused():
+    with pytest.raises(ConfigurationError, match="clear text"):
+        Client(TOKEN, base_url="http://api.carrierx.com/core/v2")
+
+
+async def test_repr_never_shows_token(client, fake):
+    assert TOKEN not in repr(client)
+    assert fake.base_url in repr(client)
+    assert TOKEN not in repr(vars(client))
+
+
+async def test_wrong_token_is_authentication_error_without_token(fake):
+    async with Client("wrong-token-value", base_url=fake.base_url) as c:
+        with pytest.raises(AuthenticationError) as info:
+            await anext(aiter(c.available_dids()))
+    assert "wrong-token-value" not in str(info.value) + repr(info.value)
+    assert len(fake.requests) == 1  # 401 is not retried
+
+
+async def test_borrowed_session_is_not_closed(fake):
+    async with aiohttp.ClientSession() as session:
+        async with Client(TOKEN, base_url=fake.base_url, session=session) as c:
+            assert len([d async for d in c.available_dids(max_items=3)]) == 3
+        assert not session.closed
+        async with session.get(fake.base_url + "/phonenumber/available_dids") as resp:
+            assert resp.status == 401  # still usable; the token was never put on the session
+
+
+async def test_own_session_is_closed(fake):
+    c = Client(TOKEN, base_url=fake.base_url)
+    assert len([d async for d in c.available_dids(max_items=3)]) == 3
+    session = c._session
+    await c.close()
+    assert session is not None and session.closed
+    with pytest.raises(ClientClosedError):
+        c.available_dids()
+
+
+async def test_closed_client_raises(client):
+    await client.close()
+    with pytest.raises(ClientClosedError):
+        await client.get_available_did("00000000-0000-4000-8000-000000000001")
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (422, UnprocessableEntityError),
+    ],
+)
+async def test_error_classes_not_retried(client, fake, status, cls):
+    fake.add_fault(Status(status, message="nope"))
+    with pytest.raises(cls) as info:
+        await anext(aiter(client.available_dids()))
+    assert isinstance(info.value, APIError) and info.value.status == status
+    assert info.value.message == "nope"
+    assert info.value.attempts == 1
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize(("status", "cls"), [(429, RateLimitError), (503, ServerError)])
+async def test_retryable_status_exhausts_attempts(client, fake, sleeps, status, cls):
+    fake.add_fault(Status(status), times=3)
+    with pytest.raises(cls) as info:
+        await anext(aiter(client.available_dids()))
+    assert info.value.attempts == 3
+    assert "after 3 attempts" in str(info.value)
+    assert len(fake.requests) == 3
+    assert len(sleeps) == 2 and all(0 <= s <= 8 for s in sleeps)
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_transient_status_recovers(client, fake, status):
+    fake.add_fault(Status(status))
+    got = [d.did_sid async for d in client.available_dids(max_items=5)]
+    assert got == [d["did_sid"] for d in fake.inventory[:5]]
+    assert len(fake.requests) == 2
+
+
+async def test_retry_after_is_honoured(client, fake, sleeps):
+    fake.add_fault(Status(429, retry_after="7"))
+    assert len([d async for d in client.available_dids(max_items=2)]) == 2
+    assert sleeps == [7.0]
+
+
+async def test_retry_after_too_long_fails_at_once(client, fake, sleeps):
+    fake.add_fault(Status(429, retry_after="120"))
+    with pytest.raises(RateLimitError) as info:
+        await anext(aiter(client.available_dids()))
+    assert info.value.retry_after == 120.0
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+async def test_malformed_json_not_retried(client, fake):
+    fake.add_fault(MalformedJson())
+    with pytest.raises(ResponseDecodeError, match="malformed JSON"):
+        await anext(aiter(client.available_dids()))
+    assert len(fake.requests) == 1
+
+
+async def test_html_200_is_decode_error(client, fake):
+    fake.add_fault(HtmlPage(status=200))
+    with pytest.raises(ResponseDecodeError, match="text/html"):
+        await anext(aiter(client.available_dids()))
+    assert len(fake.requests) == 1
+
+
+async def test_html_502_is_retried(client, fake):
+    fake.add_fault(HtmlPage(status=502))
+    assert len([d async for d in client.available_dids(max_items=2)]) == 2
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("fault", [Truncated(), Reset(), Disconnect()])
+async def test_broken_transport_retries_that_page_only(client, fake, fault):
+    stream = client.available_dids(page_size=100, max_items=250)
+    got = []
+    async for did in stream:
+        got.append(did.did_sid)
+        if len(got) == 100:
+            fake.add_fault(fault)  # the second page breaks once
+    assert got == [d["did_sid"] for d in fake.inventory[:250]]
+    offsets = [r.query["offset"] for r in list_requests(fake)]
+    assert offsets == ["0", "90", "90", "180"]
+
+
+async def test_connection_refused_is_connection_error_without_token(sleeps):
+    async def record_sleep(seconds):
+        sleeps.append(seconds)
+
+    # A port nobody listens on: bind, read the port, close.
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    async with Client(TOKEN, base_url=f"http://127.0.0.1:{port}/core/v2", _sleep=record_sleep) as c:
+        with pytest.raises(APIConnectionError) as info:
+            await anext(aiter(c.available_dids()))
+    err = info.value
+    assert err.attempts == 3 and len(sleeps) == 2
+    assert err.__cause__ is None
+    assert TOKEN not in str(err) + repr(err)
+
+
+async def test_attempt_timeout_then_success(fake, sleeps):
+    async def record_sleep(seconds):
+        sleeps.append(seconds)
+
+    async with Client(TOKEN, base_url=fake.base_url, read_timeout=0.2, _sleep=record_sleep) as c:
+        fake.add_fault(Delay(1.0))
+        got = [d async for d in c.available_dids(max_items=3)]
+    assert len(got) == 3 and len(fake.requests) == 2 and len(sleeps) == 1
+
+
+async def test_slow_drip_cannot_evade_deadline(fake):
+    async with Client(TOKEN, base_url=fake.base_url, read_timeout=5.0) as c:
+        fake.add_fault(SlowDrip(chunk_size=64, interval=0.05))
+        with pytest.raises(APITimeoutError, match="deadline"):
+            await anext(aiter(c.available_dids(page_size=50, timeout=0.3)))
+        assert acquired_connections(c) == 0
+
+
+async def test_retry_budget_shared_and_spent(fake, sleeps):
+    async def record_sleep(seconds):
+        sleeps.append(seconds)
+
+    budget = RetryBudget(capacity=1)
+    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget, _sleep=record_sleep) as c:
+        fake.add_fault(Status(503), times=10)
+        with pytest.raises(ServerError) as info:
+            await anext(aiter(c.available_dids()))
+        assert info.value.attempts == 2  # one retry, then the budget is empty
+        with pytest.raises(ServerError) as info:
+            await c.get_available_did(fake.inventory[0]["did_sid"])
+        assert info.value.attempts == 1
+    assert len(fake.requests) == 3
+
+
+# -- live inventory and misbehaving servers -------------------------------------------------
+
+
+async def test_foreign_pagination_next_never_followed(client, fake):
+    fake.add_fault(ForeignNext(), times=5)
+    got = [d async for d in client.available_dids(page_size=100, max_items=300)]
+    assert len(got) == 300
+    assert all(r.path.startswith("/core/v2/") for r in fake.requests)
+    assert len(list_requests(fake)) == 4
+
+
+async def test_churn_between_pages_loses_and_repeats_nothing(client, fake):
+    stream = client.available_dids(page_size=100, max_items=400)
+    got = []
+    async for did in stream:
+        got.append(did.did_sid)
+        if len(got) == 100:
+            before = [d["did_sid"] for d in fake.inventory[:500]]
+            fake.remove(*before[:5])  # five numbers rented by someone else
+    assert len(got) == len(set(got)) == 400
+    assert got == before[:400]
+
+
+async def test_churn_fault_no_duplicates(client, fake):
+    fake.add_fault(Churn(remove=3), times=3)
+    got = [d.did_sid async for d in client.available_dids(page_size=40, max_items=200)]
+    assert len(got) == len(set(got)) == 200
+
+
+async def test_stuck_server_raises(client, fake):
+    fake.add_fault(Stuck(), times=5)
+    with pytest.raises(PaginationError, match="not advancing"):
+        async for _ in client.available_dids(page_size=10):
+            pass
+    assert len(list_requests(fake)) == 2
+
+
+async def test_empty_page_with_has_more_raises(client, fake):
+    fake.add_fault(EmptyHasMore())
+    with pytest.raises(PaginationError, match="empty page"):
+        async for _ in client.available_dids():
+            pass
+    assert len(fake.requests) == 1
+
+
+# -- lifecycle: early exit, cancellation, concurrency ----------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+async def test_break_releases_everything(client, fake, prefetch):
+    async for did in client.available_dids(page_size=50, prefetch=prefetch):
+        if did.did_sid == fake.inventory[60]["did_sid"]:
+            break
+    await settle()
+    assert producer_tasks() == []
+    assert acquired_connections(client) == 0
+    # The client is still usable.
+    assert len([d async for d in client.available_dids(max_items=3)]) == 3
+
+
+async def test_exception_in_loop_body_releases_everything(client):
+    with pytest.raises(RuntimeError, match="consumer"):
+        async with client.available_dids(page_size=20) as stream:
+            async for _ in stream:
+                raise RuntimeError("consumer failed")
+    assert producer_tasks() == []
+    assert acquired_connections(client) == 0
+
+
+async def test_asyncio_timeout_around_stream(client, fake):
+    fake.latency = 0.2
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            async for _ in client.available_dids(page_size=10):
+                pass
+    await settle()
+    assert producer_tasks() == []
+    fake.latency = 0.0
+    assert len([d async for d in client.available_dids(max_items=3)]) == 3
+
+
+async def test_cancel_task_mid_request(client, fake):
+    fake.add_fault(Delay(5.0))
+
+    async def consume():
+        return [d async for d in client.available_dids()]
+
+    task = asyncio.create_task(consume())
+    while not fake.requests:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await settle()
+    assert producer_tasks() == []
+    assert acquired_connections(client) == 0
+
+
+async def test_close_client_stops_open_streams(fake):
+    c = Client(TOKEN, base_url=fake.base_url)
+    stream = c.available_dids(page_size=10, prefetch=2)
+    await anext(stream)
+    await c.close()
+    assert producer_tasks() == []
+    with pytest.raises(CarrierXError):
+        async for _ in stream:
+            pass
+
+
+async def test_many_concurrent_streams_share_one_client(client, fake):
+    states = ["NY", "CA", "TX", "IL"] * 4
+
+    async def collect(state):
+        return [d async for d in client.available_dids(filter=f"state eq {state}", page_size=200)]
+
+    results = await asyncio.gather(*(collect(s) for s in states))
+    for state, got in zip(states, results, strict=True):
+        want = [d["did_sid"] for d in fake.inventory if d["state"] == state]
+        assert [d.did_sid for d in got] == want
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 4])
+async def test_prefetch_keeps_order(client, fake, prefetch):
+    got = [d.did_sid async for d in client.available_dids(page_size=100, prefetch=prefetch)]
+    assert got == [d["did_sid"] for d in fake.inventory]
+
+
+# -- logging ----------------------------------------------------------------------------
+
+
+async def test_logging_records_requests_without_token(client, fake, caplog):
+    fake.add_fault(Status(503))
+    with caplog.at_level(logging.DEBUG, logger="carrierx_async"):
+        assert len([d async for d in client.available_dids(max_items=2)]) == 2
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "503" in text and "/phonenumber/available_dids" in text
+    assert TOKEN not in text

@@ -1,0 +1,678 @@
+"""The fake CarrierX server, exercised with a plain aiohttp client (not the library's)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from carrierx_async._models import DID_FIELDS
+from carrierx_async.testing import (
+    EXTERNAL_CLASSIFICATION_SID,
+    EXTERNAL_SID_PREFIX,
+    NEARBY_KM,
+    Churn,
+    Delay,
+    Disconnect,
+    EmptyHasMore,
+    FakeCarrierX,
+    ForeignNext,
+    HtmlPage,
+    MalformedJson,
+    Raw,
+    Reset,
+    SlowDrip,
+    Status,
+    Stuck,
+    Truncated,
+)
+
+LIST = "/phonenumber/available_dids"
+ENVELOPE_KEYS = {"count", "has_more", "items", "limit", "offset", "pagination", "total"}
+
+Record = dict[str, Any]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeCarrierX]:
+    async with FakeCarrierX() as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer test-token"}) as s:
+        yield s
+
+
+async def call(
+    session: aiohttp.ClientSession, url: str, **params: str
+) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    """GET url; return (status, decoded JSON, headers)."""
+    async with session.get(url, params=params) as resp:
+        return resp.status, await resp.json(), resp.headers
+
+
+async def page(session: aiohttp.ClientSession, fake: FakeCarrierX, **params: str) -> Any:
+    status, body, _ = await call(session, fake.base_url + LIST, **params)
+    assert status == 200, body
+    return body
+
+
+def assert_error(body: Any, field: str | None) -> None:
+    assert set(body) == {"message", "errors"}
+    assert isinstance(body["message"], str)
+    [error] = body["errors"]
+    assert error["field"] == field
+    assert isinstance(error["message"], str)
+    assert error["reference_sid"] is None
+
+
+def sids(items: list[Record]) -> list[str]:
+    return [item["did_sid"] for item in items]
+
+
+# -- envelope and pagination ---------------------------------------------------------------
+
+
+async def test_envelope_has_the_documented_shape(fake, session):
+    body = await page(session, fake, limit="3")
+    assert set(body) == ENVELOPE_KEYS
+    assert body["count"] == 3
+    assert body["has_more"] is True
+    assert body["limit"] == 3
+    assert body["offset"] == 0
+    assert body["total"] is None
+    next_url = URL(body["pagination"]["next"])
+    assert next_url.is_absolute()
+    assert str(next_url.with_query(None)) == fake.base_url + LIST
+    assert dict(next_url.query) == {"limit": "3", "offset": "3"}
+    assert body["items"] == list(fake.inventory[:3])
+
+
+async def test_did_objects_have_every_field_and_are_available(fake):
+    for record in fake.inventory:
+        assert set(record) == DID_FIELDS
+        assert record["status"] == "available"
+        assert record["partner_sid"] is None
+        assert record["trunk_group_sid"] is None
+        assert record["active_capabilities"] == (4 if record["capabilities"] & 4 else 0)
+        assert isinstance(record["price"], str)
+        Decimal(record["price"])
+        assert record["phonenumber"].isdigit()
+        assert record["international_format"].startswith("+")
+    records = list(fake.inventory)
+    assert len({r["did_sid"] for r in records}) == len(records) == 3000
+    assert len({r["phonenumber"] for r in records}) == len(records)
+    localities = {r["locality"] for r in records}
+    assert {"NEW YORK", "LOS ANGELES", "SAN FRANCISCO", "SALT LAKE CITY"} <= localities
+    assert {r["capabilities"] for r in records} >= {0, 4, 5, 7, 31}
+    assert {r["state"] for r in records if r["country_code"] == "GBR"} == {None}
+    assert len({r["state"] for r in records if r["country_code"] == "USA"}) >= 5
+
+
+async def test_following_next_walks_the_whole_inventory(session):
+    async with FakeCarrierX(size=2500) as fake:
+        url: str | None = fake.base_url + LIST + "?limit=1000"
+        seen: list[str] = []
+        last: Any = None
+        while url:
+            status, last, _ = await call(session, url)
+            assert status == 200
+            seen += sids(last["items"])
+            url = last["pagination"].get("next")
+        assert seen == sids(list(fake.inventory))
+        assert last["has_more"] is False
+        assert last["pagination"] == {}
+        assert last["count"] == 500
+
+
+async def test_next_keeps_the_original_arguments(fake, session):
+    args = {"limit": "2", "filter": 'locality eq "NEW YORK"', "order": "price desc"}
+    body = await page(session, fake, **args)
+    assert dict(URL(body["pagination"]["next"]).query) == {**args, "offset": "2"}
+
+
+async def test_deprecated_alias_serves_the_same_list(fake, session):
+    _, old, _ = await call(session, fake.base_url + "/dids/inventory", limit="5", offset="7")
+    new = await page(session, fake, limit="5", offset="7")
+    assert old["items"] == new["items"]
+
+
+async def test_default_limit_is_10_and_offset_past_the_end_is_empty(fake, session):
+    body = await page(session, fake)
+    assert (body["count"], body["limit"]) == (10, 10)
+    body = await page(session, fake, offset="5000")
+    assert (body["count"], body["has_more"], body["items"]) == (0, False, [])
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"order": "colour desc"}, "order"),
+        ({"order": "price sideways"}, "order"),
+        ({"order": "attributes"}, "order"),
+        ({"filter": "state eq NY or state eq CA"}, "filter"),
+        ({"filter": "colour eq red"}, "filter"),
+        ({"filter": "state resembles NY"}, "filter"),
+        ({"filter": 'locality eq "NEW YORK'}, "filter"),
+        ({"include_fields": "phonenumber,colour"}, "include_fields"),
+        ({"exclude_fields": "colour"}, "exclude_fields"),
+        ({"include_fields": "price", "exclude_fields": "state"}, "include_fields"),
+        ({"include_external": "maybe"}, "include_external"),
+    ],
+)
+async def test_bad_arguments_get_400_naming_the_field(fake, session, params, field):
+    status, body, _ = await call(session, fake.base_url + LIST, **params)
+    assert status == 400
+    assert_error(body, field)
+
+
+async def test_limit_1000_is_accepted(fake, session):
+    assert (await page(session, fake, limit="1000"))["count"] == 1000
+
+
+# -- authentication ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "test-token", "Basic dGVzdA=="])
+async def test_requests_without_the_token_get_401(fake, header):
+    headers = {} if header is None else {"Authorization": header}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        status, body, _ = await call(s, fake.base_url + LIST)
+    assert status == 401
+    assert_error(body, None)
+    [recorded] = fake.requests
+    assert recorded.authorized is False
+    if header is not None:
+        assert recorded.headers["Authorization"] == "<redacted>"
+
+
+async def test_requests_are_recorded_with_the_token_redacted(fake, session):
+    await page(session, fake, limit="2", filter="state eq NY")
+    [recorded] = fake.requests
+    assert recorded.method == "GET"
+    assert recorded.path == "/core/v2" + LIST
+    assert dict(recorded.query) == {"limit": "2", "filter": "state eq NY"}
+    assert recorded.authorized is True
+    assert recorded.headers["Authorization"] == "<redacted>"
+    assert "test-token" not in repr(recorded)
+    assert recorded.fault is None
+
+
+# -- order ---------------------------------------------------------------------------------
+
+
+async def test_order_by_price_desc_and_bare_field_ascending(fake, session):
+    desc = (await page(session, fake, limit="1000", order="price desc"))["items"]
+    prices = [Decimal(r["price"]) for r in desc]
+    assert prices == sorted(prices, reverse=True)
+    asc = (await page(session, fake, limit="50", order="phonenumber"))["items"]
+    expected = sorted(fake.inventory, key=lambda r: r["phonenumber"])[:50]
+    assert asc == expected
+
+
+async def test_order_pages_are_consistent(fake, session):
+    whole = (await page(session, fake, limit="30", order="locality asc"))["items"]
+    second = (await page(session, fake, limit="10", offset="10", order="locality asc"))["items"]
+    assert second == whole[10:20]
+
+
+async def test_shuffle_is_a_deterministic_permutation(fake, session):
+    first = sids((await page(session, fake, limit="1000", order="shuffle"))["items"])
+    again = sids((await page(session, fake, limit="1000", order="shuffle"))["items"])
+    plain = sids((await page(session, fake, limit="1000"))["items"])
+    assert first == again
+    assert first != plain
+    assert len(set(first)) == 1000
+    assert set(first) <= {r["did_sid"] for r in fake.inventory}
+
+
+# -- filters: expected results computed from the inventory dicts ---------------------------
+
+
+def km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+CITY = {
+    "NEW YORK": (40.7128, -74.0060),
+    "BROOKLYN": (40.6782, -73.9442),
+    "HEMPSTEAD": (40.7062, -73.6187),
+    "LOS ANGELES": (34.0522, -118.2437),
+}
+
+
+def within(lat: float, lng: float) -> Callable[[Record], bool]:
+    def test(r: Record) -> bool:
+        where = CITY.get(r["locality"])
+        return where is not None and km(lat, lng, *where) <= NEARBY_KM
+
+    return test
+
+
+FILTERS: list[tuple[str, Callable[[Record], bool]]] = [
+    ("state eq NY", lambda r: r["state"] == "NY"),
+    ('locality eq "SALT LAKE CITY"', lambda r: r["locality"] == "SALT LAKE CITY"),
+    ("locality eq 'SAN FRANCISCO'", lambda r: r["locality"] == "SAN FRANCISCO"),
+    ("capabilities bit 4", lambda r: r["capabilities"] & 4 == 4),
+    ("capabilities bit 5", lambda r: r["capabilities"] & 5 == 5),
+    ("capabilities eq 31", lambda r: r["capabilities"] == 31),
+    ('phonenumber like "1212%"', lambda r: r["phonenumber"].startswith("1212")),
+    ("phonenumber like %55%", lambda r: "55" in r["phonenumber"]),
+    (
+        "price lt 0.7 and country_code eq USA",
+        lambda r: Decimal(r["price"]) < Decimal("0.7") and r["country_code"] == "USA",
+    ),
+    ("price ge 2.5", lambda r: Decimal(r["price"]) >= Decimal("2.5")),
+    ("state ne NY", lambda r: r["state"] is not None and r["state"] != "NY"),
+    ("country_code eq GBR", lambda r: r["country_code"] == "GBR"),
+    ("npa eq 516", lambda r: r["phonenumber"].startswith("1516")),
+    ("phonenumber nearby npa:415", lambda r: r["phonenumber"].startswith("1415")),
+    ("phonenumber nearby zip:10025", within(40.7128, -74.0060)),
+    ("phonenumber nearby latlng:34.05,-118.25", within(34.05, -118.25)),
+    (
+        "state eq CA and capabilities bit 1 and price le 1",
+        lambda r: r["state"] == "CA" and r["capabilities"] & 1 and Decimal(r["price"]) <= 1,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "predicate"), FILTERS, ids=[f[0] for f in FILTERS])
+async def test_filter_semantics(fake, session, text, predicate):
+    expected = [r for r in fake.inventory if predicate(r)]
+    assert 0 < len(expected) < 3000, "the inventory should exercise this filter"
+    body = await page(session, fake, limit="1000", filter=text)
+    assert body["items"] == expected[:1000]
+    assert body["has_more"] == (len(expected) > 1000)
+
+
+async def test_nearby_zip_spans_the_metro_area(fake, session):
+    body = await page(session, fake, limit="1000", filter="phonenumber nearby zip:10025")
+    assert {r["locality"] for r in body["items"]} == {"NEW YORK", "BROOKLYN", "HEMPSTEAD"}
+
+
+async def test_unknown_zip_matches_nothing(fake, session):
+    body = await page(session, fake, filter="phonenumber nearby zip:99999")
+    assert body["items"] == []
+
+
+async def test_filtered_pages_continue_where_the_last_stopped(fake, session):
+    expected = sids([r for r in fake.inventory if r["state"] == "CA"])
+    first = await page(session, fake, limit="100", filter="state eq CA")
+    _, second, _ = await call(session, first["pagination"]["next"])
+    assert sids(first["items"] + second["items"]) == expected[:200]
+
+
+# -- field filtering -----------------------------------------------------------------------
+
+
+async def test_include_fields_keeps_only_those(fake, session):
+    body = await page(session, fake, limit="3", include_fields="phonenumber, price")
+    assert [set(r) for r in body["items"]] == [{"phonenumber", "price"}] * 3
+    assert set(body) == ENVELOPE_KEYS
+
+
+async def test_exclude_fields_drops_those(fake, session):
+    body = await page(session, fake, limit="3", exclude_fields="attributes,transformations")
+    assert [set(r) for r in body["items"]] == [DID_FIELDS - {"attributes", "transformations"}] * 3
+
+
+# -- one DID by SID ------------------------------------------------------------------------
+
+
+async def test_get_one_did_by_sid(fake, session):
+    record = fake.inventory[42]
+    url = f"{fake.base_url}{LIST}/{record['did_sid']}"
+    status, body, _ = await call(session, url)
+    assert (status, body) == (200, record)
+    status, body, _ = await call(session, url, include_fields="did_sid,state")
+    assert body == {"did_sid": record["did_sid"], "state": record["state"]}
+
+
+@pytest.mark.parametrize("sid", ["00000000-0000-4000-8000-000000000000", "nonsense"])
+async def test_unknown_sid_is_404_with_an_error_body(fake, session, sid):
+    status, body, _ = await call(session, f"{fake.base_url}{LIST}/{sid}")
+    assert status == 404
+    assert_error(body, "did_sid")
+
+
+async def test_unknown_path_is_404_json(fake, session):
+    status, body, _ = await call(session, fake.base_url + "/phonenumber/coverage")
+    assert status == 404
+    assert_error(body, None)
+
+
+# -- include_external (reference 4.1) ------------------------------------------------------
+
+
+async def test_include_external_needs_offset_0(fake, session):
+    status, body, _ = await call(
+        session,
+        fake.base_url + LIST,
+        include_external="true",
+        offset="10",
+        filter="country_code eq USA",
+    )
+    assert status == 400
+    assert_error(body, "offset")
+
+
+@pytest.mark.parametrize("text", [None, "state eq NY", "country_code ne USA"])
+async def test_include_external_needs_country_code_eq(fake, session, text):
+    params = {"include_external": "true"} | ({} if text is None else {"filter": text})
+    status, body, _ = await call(session, fake.base_url + LIST, **params)
+    assert status == 400
+    assert_error(body, "filter")
+
+
+async def test_include_external_puts_internal_numbers_first(fake, session):
+    text = "country_code eq USA and npa eq 518 and capabilities bit 4"
+    internal = [
+        r for r in fake.inventory if r["phonenumber"].startswith("1518") and r["capabilities"] & 4
+    ]
+    assert 0 < len(internal) < 100
+    body = await page(session, fake, limit="1000", filter=text, include_external="true")
+    items = body["items"]
+    assert items[: len(internal)] == internal
+    external = items[len(internal) :]
+    assert len(external) == 10  # at most 10 external numbers per request
+    for record in external:
+        assert record["classification_sid"] == EXTERNAL_CLASSIFICATION_SID
+        assert record["did_sid"].startswith(EXTERNAL_SID_PREFIX)
+        assert record["phonenumber"].startswith("1518")
+        assert record["capabilities"] & 4
+        assert set(record) == DID_FIELDS
+    assert not {r["phonenumber"] for r in external} & {r["phonenumber"] for r in fake.inventory}
+    assert body["count"] == len(items)
+    again = await page(session, fake, limit="1000", filter=text, include_external="true")
+    assert again["items"] == items
+
+
+async def test_include_external_is_not_needed_when_internal_suffices(fake, session):
+    body = await page(
+        session, fake, limit="5", filter="country_code eq USA", include_external="true"
+    )
+    expected = [r for r in fake.inventory if r["country_code"] == "USA"][:5]
+    assert body["items"] == expected
+    # Pagination is not supported in this mode; has_more/next may still appear.
+    assert body["has_more"] is True
+
+
+async def test_include_external_unknown_country_gives_no_external(fake, session):
+    body = await page(
+        session, fake, limit="5", filter="country_code eq FRA", include_external="true"
+    )
+    assert (body["items"], body["has_more"]) == ([], False)
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+async def test_status_fault_with_retry_after(fake, session):
+    fake.add_fault(Status(503, retry_after="2"))
+    status, body, headers = await call(session, fake.base_url + LIST)
+    assert (status, headers["Retry-After"]) == (503, "2")
+    assert_error(body, None)
+    status, _, _ = await call(session, fake.base_url + LIST)
+    assert status == 200
+    assert [r.fault for r in fake.requests] == [Status(503, retry_after="2"), None]
+
+
+@pytest.mark.parametrize("code", [400, 408, 429, 500, 502, 504])
+async def test_status_fault_codes(fake, session, code):
+    fake.add_fault(Status(code))
+    status, body, headers = await call(session, fake.base_url + LIST)
+    assert status == code
+    assert "Retry-After" not in headers
+    assert_error(body, None)
+
+
+async def test_status_fault_applies_before_auth(fake):
+    fake.add_fault(Status(429, retry_after="1"))
+    async with aiohttp.ClientSession() as s:
+        status, _, _ = await call(s, fake.base_url + LIST)
+    assert status == 429
+
+
+async def test_faults_are_consumed_in_order_with_times_and_path(fake, session):
+    fake.add_fault(Status(500), times=2, path=LIST + "/nope")
+    fake.add_fault(Status(502), path="/dids/inventory")
+    fake.add_fault(Status(503), times=2)
+    codes = []
+    for path in [LIST, "/dids/inventory", LIST + "/nope", LIST, LIST + "/nope", LIST]:
+        async with session.get(fake.base_url + path) as resp:
+            await resp.read()
+            codes.append(resp.status)
+    assert codes == [503, 502, 500, 503, 500, 200]
+    with pytest.raises(ValueError, match="times"):
+        fake.add_fault(Status(500), times=0)
+
+
+async def test_delay_fault_holds_the_headers(fake, session):
+    fake.add_fault(Delay(0.3))
+    started = time.monotonic()
+    body = await page(session, fake)
+    assert time.monotonic() - started >= 0.3
+    assert body["count"] == 10
+
+
+async def test_delay_fault_lets_a_client_time_out(fake, session):
+    fake.add_fault(Delay(30))
+    with pytest.raises(asyncio.TimeoutError):
+        await session.get(fake.base_url + LIST, timeout=aiohttp.ClientTimeout(total=0.2))
+    assert (await page(session, fake))["count"] == 10
+
+
+async def test_slow_drip_sends_the_real_page_slowly(fake, session):
+    expected = await page(session, fake, limit="2")
+    fake.add_fault(SlowDrip(chunk_size=200, interval=0.02))
+    started = time.monotonic()
+    async with session.get(fake.base_url + LIST, params={"limit": "2"}) as resp:
+        headers_at = time.monotonic() - started
+        raw = await resp.read()
+    total = time.monotonic() - started
+    chunks = math.ceil(len(raw) / 200)
+    assert json.loads(raw) == expected
+    assert int(resp.headers["Content-Length"]) == len(raw)
+    assert total >= chunks * 0.02 * 0.9
+    assert headers_at < total
+
+
+async def test_truncated_body_raises_a_payload_error(fake, session):
+    fake.add_fault(Truncated(0.5))
+    async with session.get(fake.base_url + LIST) as resp:
+        assert resp.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()
+    assert (await page(session, fake))["count"] == 10
+
+
+async def test_reset_mid_body(fake, session):
+    fake.add_fault(Reset(0.3))
+    with pytest.raises(aiohttp.ClientError):  # payload error, or OS error if headers lost
+        async with session.get(fake.base_url + LIST) as resp:
+            await resp.read()
+    assert (await page(session, fake))["count"] == 10
+
+
+async def test_disconnect_before_answering(fake, session):
+    # aiohttp silently resends an idempotent request once after a disconnect: fault it twice.
+    fake.add_fault(Disconnect(), times=2)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await session.get(fake.base_url + LIST)
+    assert [r.fault for r in fake.requests] == [Disconnect(), Disconnect()]
+    assert (await page(session, fake))["count"] == 10
+
+
+async def test_malformed_json_is_200_application_json(fake, session):
+    fake.add_fault(MalformedJson())
+    async with session.get(fake.base_url + LIST) as resp:
+        assert (resp.status, resp.content_type) == (200, "application/json")
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(await resp.read())
+
+
+@pytest.mark.parametrize("code", [200, 502])
+async def test_html_page_has_the_wrong_content_type(fake, session, code):
+    fake.add_fault(HtmlPage(code))
+    async with session.get(fake.base_url + LIST) as resp:
+        assert (resp.status, resp.content_type) == (code, "text/html")
+        assert (await resp.text()).startswith("<html>")
+
+
+async def test_raw_fault(fake, session):
+    fake.add_fault(Raw(b'{"items": 5}', status=201, content_type="application/x-thing"))
+    async with session.get(fake.base_url + LIST) as resp:
+        assert (resp.status, resp.content_type) == (201, "application/x-thing")
+        assert await resp.read() == b'{"items": 5}'
+
+
+async def test_foreign_next(fake, session):
+    fake.add_fault(ForeignNext())
+    body = await page(session, fake, limit="2")
+    next_url = URL(body["pagination"]["next"])
+    assert (next_url.host, next_url.port) == ("evil.example", 1)
+    assert next_url.path == "/core/v2" + LIST
+    assert dict(next_url.query) == {"limit": "2", "offset": "2"}
+    assert len(body["items"]) == 2
+
+
+async def test_churn_removes_the_front_of_the_result_set(fake, session):
+    text = "state eq NY"
+    before = sids([r for r in fake.inventory if r["state"] == "NY"])
+    fake.add_fault(Churn(remove=3))
+    first = await page(session, fake, limit="5", filter=text)
+    assert sids(first["items"]) == before[:5]  # served before the churn
+    second = await page(session, fake, limit="5", offset="5", filter=text)
+    assert sids(second["items"]) == before[8:13]  # three numbers went missing
+    assert len(fake.inventory) == 2997
+    status, _, _ = await call(session, f"{fake.base_url}{LIST}/{before[0]}")
+    assert status == 404
+
+
+async def test_stuck_serves_the_first_page_whatever_the_offset(fake, session):
+    first = await page(session, fake, limit="4")
+    fake.add_fault(Stuck(), times=2)
+    assert await page(session, fake, limit="4", offset="4") == first
+    assert await page(session, fake, limit="4", offset="8") == first
+    assert (await page(session, fake, limit="4", offset="8"))["offset"] == 8
+
+
+async def test_empty_has_more(fake, session):
+    fake.add_fault(EmptyHasMore())
+    body = await page(session, fake, limit="4", offset="8")
+    assert (body["count"], body["items"], body["has_more"]) == (0, [], True)
+    assert dict(URL(body["pagination"]["next"]).query)["offset"] == "8"
+
+
+async def test_latency_applies_to_every_response(session):
+    async with FakeCarrierX(latency=0.2, size=10) as fake:
+        started = time.monotonic()
+        await page(session, fake)
+        await call(session, fake.base_url + LIST + "/nope")
+        assert time.monotonic() - started >= 0.4
+
+
+# -- inventory -----------------------------------------------------------------------------
+
+
+def test_same_seed_same_inventory_and_other_seed_differs():
+    a, b, c = (
+        FakeCarrierX(seed=3, size=500),
+        FakeCarrierX(seed=3, size=500),
+        FakeCarrierX(seed=4, size=500),
+    )
+    assert list(a.inventory) == list(b.inventory)
+    assert list(a.inventory) != list(c.inventory)
+
+
+def test_large_inventory_records_match_small_ones():
+    small, large = FakeCarrierX(size=100), FakeCarrierX(size=1_000_000)
+    assert list(small.inventory) == large.inventory[:100]
+
+
+async def test_explicit_inventory(session):
+    records = FakeCarrierX(size=3, seed=1).inventory[:]
+    records[1] = {**records[1], "locality": "NOWHERE", "price": "9.99"}
+    async with FakeCarrierX(inventory=records) as fake:
+        body = await page(session, fake, filter="price gt 5")
+        assert body["items"] == [records[1]]
+        assert len(fake.inventory) == 3
+
+
+def test_explicit_inventory_must_decode_and_have_unique_sids():
+    record = FakeCarrierX(size=1).inventory[0]
+    with pytest.raises(ValueError, match="unique"):
+        FakeCarrierX(inventory=[record, record])
+    with pytest.raises(ValueError):
+        FakeCarrierX(inventory=[{**record, "price": "cheap"}])
+    with pytest.raises(ValueError, match="size"):
+        FakeCarrierX(size=-1)
+
+
+async def test_lazy_million_serves_the_end_quickly(session):
+    started = time.monotonic()
+    async with FakeCarrierX(size=1_000_000) as fake:
+        body = await page(session, fake, offset="999990")
+        record = body["items"][-1]
+        status, one, _ = await call(session, f"{fake.base_url}{LIST}/{record['did_sid']}")
+        assert fake.remove(body["items"][0]["did_sid"]) == 1
+        after = await page(session, fake, offset="999990", limit="20")
+    assert time.monotonic() - started < 2
+    assert (body["count"], body["has_more"], body["pagination"]) == (10, False, {})
+    assert (status, one) == (200, record)
+    assert after["items"] == body["items"][1:]
+    assert len(fake.inventory) == 999_999
+
+
+async def test_remove_takes_numbers_out(fake, session):
+    gone = fake.inventory[0]["did_sid"]
+    assert fake.remove(gone, "not-a-sid") == 1
+    assert fake.remove(gone) == 0
+    assert gone not in sids((await page(session, fake))["items"])
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+async def test_start_and_close_explicitly(session):
+    fake = FakeCarrierX(size=5)
+    with pytest.raises(RuntimeError):
+        _ = fake.base_url
+    await fake.start()
+    try:
+        assert fake.base_url.startswith("http://127.0.0.1:")
+        assert fake.base_url.endswith("/core/v2")
+        assert (await page(session, fake))["count"] == 5
+    finally:
+        await fake.close()
+    await fake.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        _ = fake.base_url
+
+
+async def test_close_while_a_slow_response_is_in_flight(session):
+    fake = FakeCarrierX(size=20)
+    await fake.start()
+    fake.add_fault(SlowDrip(chunk_size=1, interval=0.05))
+    request = asyncio.ensure_future(page(session, fake))
+    await asyncio.sleep(0.2)
+    await fake.close()
+    with pytest.raises(aiohttp.ClientError):
+        await request
