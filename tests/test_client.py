@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from carrierx_async import (
     APIConnectionError,
@@ -68,6 +69,10 @@ async def client(fake, sleeps):
 
     async with Client(TOKEN, base_url=fake.base_url, _sleep=record_sleep) as c:
         yield c
+        # Every test ends with no prefetch task alive and no connection checked out.
+        await settle()
+        assert producer_tasks() == []
+        assert acquired_connections(c) == 0
 
 
 def list_requests(fake):
@@ -383,6 +388,38 @@ async def test_retry_budget_shared_and_spent(fake, sleeps):
             await c.get_available_did(fake.inventory[0]["did_sid"])
         assert info.value.attempts == 1
     assert len(fake.requests) == 3
+
+
+async def test_redirect_to_other_origin_not_followed(client, fake):
+    seen = []
+
+    async def other(request):
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response({"items": []})
+
+    async def redirect(request):
+        raise web.HTTPFound(f"http://127.0.0.1:{other_port}/steal")
+
+    other_app, redirect_app = web.Application(), web.Application()
+    other_app.router.add_get("/{tail:.*}", other)
+    redirect_app.router.add_get("/{tail:.*}", redirect)
+    runners = [web.AppRunner(other_app), web.AppRunner(redirect_app)]
+    ports = []
+    for runner in runners:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        ports.append(runner.addresses[0][1])
+    other_port, redirect_port = ports
+    try:
+        async with Client(TOKEN, base_url=f"http://127.0.0.1:{redirect_port}/core/v2") as c:
+            with pytest.raises(APIError, match="not followed") as info:
+                await anext(aiter(c.available_dids()))
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    assert info.value.status == 302
+    assert seen == []  # the token never reached the other origin
 
 
 # -- live inventory and misbehaving servers -------------------------------------------------

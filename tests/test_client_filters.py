@@ -1,0 +1,194 @@
+"""Filters over the wire: each DSL construct selects exactly what the server selects.
+
+Expected results are computed here from the fake's inventory dicts with plain Python,
+not with Filter.matches, so the client and the fake cannot agree on a shared mistake.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from carrierx_async import Capability, Client, F, Filter, FilterError
+from carrierx_async.testing import EXTERNAL_SID_PREFIX, FakeCarrierX
+
+TOKEN = "fake-token-not-a-secret"
+
+
+@pytest.fixture
+async def fake():
+    async with FakeCarrierX(token=TOKEN, size=3000) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fake):
+    async with Client(TOKEN, base_url=fake.base_url) as c:
+        yield c
+
+
+def price(d):
+    return Decimal(d["price"])
+
+
+CASES = [
+    (F.state == "NY", "state eq NY", lambda d: d["state"] == "NY"),
+    (F.state != "NY", "state ne NY", lambda d: d["state"] is not None and d["state"] != "NY"),
+    (
+        F.locality == "SALT LAKE CITY",
+        'locality eq "SALT LAKE CITY"',
+        lambda d: d["locality"] == "SALT LAKE CITY",
+    ),
+    (F.price <= Decimal("0.6"), "price le 0.6", lambda d: price(d) <= Decimal("0.6")),
+    (F.price < Decimal("0.75"), "price lt 0.75", lambda d: price(d) < Decimal("0.75")),
+    (F.price > 1, "price gt 1", lambda d: price(d) > 1),
+    (F.price >= Decimal("2.5"), "price ge 2.5", lambda d: price(d) >= Decimal("2.5")),
+    (
+        F.phonenumber.like("1516%"),
+        "phonenumber like 1516%",
+        lambda d: d["phonenumber"].startswith("1516"),
+    ),
+    (
+        F.phonenumber.like("%77%"),
+        "phonenumber like %77%",
+        lambda d: "77" in d["phonenumber"],
+    ),
+    (
+        F.capabilities.bit(Capability.VOICE | Capability.SMS_OUT),
+        "capabilities bit 6",
+        lambda d: d["capabilities"] & 6 == 6,
+    ),
+    (F.capabilities == Capability(31), "capabilities eq 31", lambda d: d["capabilities"] == 31),
+    (F.npa == 516, "npa eq 516", lambda d: d["phonenumber"][:4] == "1516"),
+    (
+        Filter.nearby(npa=212),
+        "phonenumber nearby npa:212",
+        lambda d: d["phonenumber"][:4] == "1212",
+    ),
+    (
+        Filter.nearby(zip="10025"),
+        "phonenumber nearby zip:10025",
+        lambda d: d["locality"] in {"NEW YORK", "BROOKLYN", "HEMPSTEAD"},
+    ),
+    (
+        Filter.nearby(latlng=(34.05, -118.24)),
+        "phonenumber nearby latlng:34.05,-118.24",
+        lambda d: d["locality"] == "LOS ANGELES",
+    ),
+    (
+        (F.state == "CA") & (F.price < 1) & F.capabilities.bit(Capability.VOICE),
+        "state eq CA and price lt 1 and capabilities bit 4",
+        lambda d: d["state"] == "CA" and price(d) < 1 and d["capabilities"] & 4 == 4,
+    ),
+]
+
+
+@pytest.mark.parametrize(("flt", "wire", "predicate"), CASES, ids=[c[1] for c in CASES])
+async def test_construct_selects_what_server_selects(client, fake, flt, wire, predicate):
+    want = [d["did_sid"] for d in fake.inventory if predicate(d)]
+    assert want, "the case must select something"
+    got = [d.did_sid async for d in client.available_dids(filter=flt, page_size=500)]
+    assert got == want
+    assert fake.requests[0].query["filter"] == wire
+
+
+async def test_plain_string_filter_is_validated_and_sent_canonically(client, fake):
+    got = [d async for d in client.available_dids(filter="state  EQ  NY AND price le 0.6")]
+    assert fake.requests[0].query["filter"] == "state eq NY and price le 0.6"
+    assert {d.state for d in got} == {"NY"}
+
+
+async def test_misspelt_field_in_string_fails_before_request(client, fake):
+    with pytest.raises(FilterError, match="state"):
+        client.available_dids(filter="stat eq NY")
+    assert fake.requests == []
+
+
+async def test_in_fans_out_and_merges(client, fake):
+    want = {d["did_sid"] for d in fake.inventory if d["state"] in ("UT", "CO")}
+    got = [d.did_sid async for d in client.available_dids(filter=F.state.in_(["UT", "CO"]))]
+    assert sorted(got) == sorted(want)
+    assert sorted(r.query["filter"] for r in fake.requests) == ["state eq CO", "state eq UT"]
+
+
+async def test_overlapping_alternatives_never_duplicate(client, fake):
+    flt = (F.state == "NY") | F.capabilities.bit(Capability(31))
+    want = {d["did_sid"] for d in fake.inventory if d["state"] == "NY" or d["capabilities"] == 31}
+    got = [d.did_sid async for d in client.available_dids(filter=flt, page_size=200)]
+    assert len(got) == len(set(got))
+    assert set(got) == want
+
+
+async def test_max_items_applies_to_merged_stream(client, fake):
+    flt = (F.state == "NY") | (F.state == "CA")
+    got = [d async for d in client.available_dids(filter=flt, max_items=50, page_size=20)]
+    assert len(got) == 50
+    assert len({d.did_sid for d in got}) == 50
+    assert {d.state for d in got} <= {"NY", "CA"}
+
+
+async def test_fields_accept_field_objects(client, fake):
+    got = [
+        d async for d in client.available_dids(include_fields=[F.phonenumber, F.price], max_items=2)
+    ]
+    assert fake.requests[0].query["include_fields"] == "phonenumber,price"
+    assert got[0].present_fields == {"phonenumber", "price"}
+
+
+async def test_exclude_fields(client, fake):
+    got = [d async for d in client.available_dids(exclude_fields=["attributes"], max_items=1)]
+    assert fake.requests[0].query["exclude_fields"] == "attributes"
+    assert "attributes" not in got[0].present_fields and got[0].attributes is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"filter": F.state == "NY"}, "country_code eq"),
+        ({"filter": None}, "country_code eq"),
+        ({"filter": (F.country_code == "USA") & (F.price <= 1)}, "'price le' is not allowed"),
+        ({"filter": (F.country_code == "USA") & (F.state != "NY")}, "'state ne' is not allowed"),
+        ({"filter": F.country_code == "USA", "page_size": 11}, "page_size must be at most 10"),
+        ({"filter": F.country_code == "USA", "max_items": 11}, "max_items must be at most 10"),
+        ({"filter": F.country_code.in_(["USA", "GBR"])}, "cannot be combined"),
+    ],
+)
+async def test_external_rules_fire_before_any_request(client, fake, kwargs, match):
+    with pytest.raises(FilterError, match=match):
+        client.available_dids(include_external=True, **kwargs)
+    assert fake.requests == []
+
+
+async def test_external_search_is_exactly_one_request(client, fake):
+    flt = (F.country_code == "USA") & (F.state == "NY")
+    got = [d async for d in client.available_dids(filter=flt, include_external=True)]
+    assert len(fake.requests) == 1
+    request = fake.requests[0]
+    assert request.query["include_external"] == "true"
+    assert (request.query["offset"], request.query["limit"]) == ("0", "10")
+    assert len(got) == 10
+    assert all(d.state == "NY" for d in got)
+
+
+async def test_external_numbers_come_after_internal(client, fake):
+    flt = (F.country_code == "USA") & (F.npa == 303) & (F.capabilities == Capability(31))
+    internal = [
+        d["did_sid"]
+        for d in fake.inventory
+        if d["phonenumber"][:4] == "1303" and d["capabilities"] == 31
+    ]
+    assert 0 < len(internal) < 10
+    got = [d.did_sid async for d in client.available_dids(filter=flt, include_external=True)]
+    assert len(fake.requests) == 1  # the fake says has_more; the client asks nothing more
+    assert got[: len(internal)] == internal
+    external = got[len(internal) :]
+    assert external and all(sid.startswith(EXTERNAL_SID_PREFIX) for sid in external)
+    assert len(got) <= 10
+
+
+async def test_external_filters_can_be_widened_per_client(fake):
+    async with Client(TOKEN, base_url=fake.base_url, external_filters=[("price", "le")]) as c:
+        flt = (F.country_code == "USA") & (F.price <= 1)
+        got = [d async for d in c.available_dids(filter=flt, include_external=True)]
+    assert len(fake.requests) == 1 and 0 < len(got) <= 10
+    with pytest.raises(FilterError):
+        Client(TOKEN, base_url=fake.base_url).available_dids(filter=flt, include_external=True)
