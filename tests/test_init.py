@@ -41,7 +41,7 @@ EXPECTED = [
 
 def test_all_is_pinned_and_sorted():
     assert carrierx_async.__all__ == EXPECTED
-    assert sorted(EXPECTED, key=lambda n: (n.startswith("_"), n.lower())) == EXPECTED
+    assert sorted(EXPECTED) == EXPECTED
 
 
 def test_every_exported_name_exists():
