@@ -442,7 +442,8 @@ class _Feed(Generic[T]):
     def cancel(self) -> None:
         """Cancel producer tasks without waiting (used when the stream is dropped)."""
         for task in self._tasks:
-            task.cancel()
+            if not task.done() and not task.get_loop().is_closed():
+                task.cancel()
 
     async def aclose(self, error: CarrierXError | None = None) -> None:
         """Cancel producers and wait until they have released their connections.
