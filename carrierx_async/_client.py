@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from ._convert import decode_did, decode_dids
@@ -356,15 +357,7 @@ class _Feed(Generic[T]):
             _LIST_PATH, walker.query.params(offset=offset, limit=limit), timeout=self._timeout
         )
         items, envelope = walker.accept(data)
-        return Page(
-            items=self._decode(items),
-            count=envelope.count,
-            has_more=envelope.has_more,
-            limit=envelope.limit,
-            offset=envelope.offset,
-            total=envelope.total,
-            next_url=envelope.next_url,
-        )
+        return attrs.evolve(envelope, items=self._decode(items))
 
     async def _produce(self, index: int) -> None:
         walker, slots = self._walkers[index], self._slots[index]
@@ -429,15 +422,7 @@ class _Feed(Generic[T]):
             if self._yielded >= self._max_items:
                 self._finished = True
                 self.cancel()
-        return Page(
-            items=items,
-            count=page.count,
-            has_more=page.has_more,
-            limit=page.limit,
-            offset=page.offset,
-            total=page.total,
-            next_url=page.next_url,
-        )
+        return attrs.evolve(page, items=items)
 
     def cancel(self) -> None:
         """Cancel producer tasks without waiting (used when the stream is dropped)."""
