@@ -95,20 +95,19 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
 
 # --- the per-page fast path --------------------------------------------------------------
 
-_NoneType: Final = type(None)
-_STR: Final = frozenset({str, _NoneType})
-_INT: Final = frozenset({int, _NoneType})
-_DICT: Final = frozenset({dict, _NoneType})
-_LIST: Final = frozenset({list, _NoneType})
+_STR: Final = frozenset({str, type(None)})
+_INT: Final = frozenset({int, type(None)})
+_DICT: Final = frozenset({dict, type(None)})
+_LIST: Final = frozenset({list, type(None)})
 _DICT_ONLY: Final = frozenset({dict})
-# Every bitmask of the five documented bits (reference 8.2); others take the slow path.
+# Every bitmask of the five documented bits (reference 8.2); other values take the slow path.
 _CAPABILITIES: Final[dict[Any, Capability | None]] = {
     **{value: Capability(value) for value in range(32)},
     None: None,
 }
-_PRICE_CACHE_MAX: Final = 4096
+_PRICES_MAX: Final = 4096
 _ORDER: Final = tuple(a.name for a in attrs.fields(AvailableDid) if a.name in DID_FIELDS)
-_KIND: Final = {
+_KINDS: Final = {
     "active_capabilities": "capability",
     "capabilities": "capability",
     "price": "decimal",
@@ -119,16 +118,14 @@ _KIND: Final = {
 
 def _fast_path_possible() -> bool:
     """The model is what the fast path assumes: slotted, plain fields, no init logic."""
+    fields = attrs.fields(AvailableDid)
     return (
         "__slots__" in vars(AvailableDid)
-        and not hasattr(AvailableDid, "__attrs_post_init__")
         and not hasattr(AvailableDid, "__attrs_pre_init__")
-        and all(
-            a.validator is None and a.converter is None and a.init
-            for a in attrs.fields(AvailableDid)
-        )
-        and set(_KIND) <= DID_FIELDS
-        and {"present_fields", *DID_FIELDS} == {a.name for a in attrs.fields(AvailableDid)}
+        and not hasattr(AvailableDid, "__attrs_post_init__")
+        and all(a.validator is None and a.converter is None and a.init for a in fields)
+        and {a.name for a in fields} == {"present_fields", *DID_FIELDS}
+        and set(_KINDS) <= DID_FIELDS
     )
 
 
@@ -136,20 +133,38 @@ class _Fallback(Exception):
     """The fast path cannot vouch for this page: decode it record by record."""
 
 
+def _picker(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``itemgetter(*keys)`` that always returns a tuple, even of one or no item."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    if keys:
+        (only,) = keys
+        return lambda obj: (obj[only],)
+    return lambda obj: ()
+
+
 class _Columns:
-    """The getter, column checks and slot setters for one set of present fields."""
+    """How to pull, check and store one set of present fields, prepared once."""
 
     def __init__(self, present: frozenset[str]) -> None:
         names = [name for name in _ORDER if name in present]
+        kinds = [_KINDS.get(name, "str") for name in names]
+        slots = vars(AvailableDid)
         self.present = present
         self.count = len(names)
-        self.getter: Callable[[Any], Any] = (
-            itemgetter(*names) if len(names) != 1 else lambda o, _n=names[0]: (o[_n],)
+        self.getters = [itemgetter(name) for name in names]
+        self.setters = [slots[name].__set__ for name in names]
+        self.absent = [slots[name].__set__ for name in _ORDER if name not in present]
+
+        def of(kind: str) -> list[int]:
+            return [i for i, k in enumerate(kinds) if k == kind]
+
+        self.strs, self.dicts, self.lists = (
+            _picker(of("str")),
+            _picker(of("dict")),
+            _picker(of("list")),
         )
-        slot = vars(AvailableDid)
-        self.setters = [slot[name].__set__ for name in names]
-        self.kinds = [_KIND.get(name, "str") for name in names]
-        self.absent = [slot[name].__set__ for name in _ORDER if name not in present]
+        self.capabilities, self.prices = of("capability"), of("decimal")
 
 
 class _PageDecoder:
@@ -168,71 +183,67 @@ class _PageDecoder:
             return []
         if not _DICT_ONLY.issuperset(map(type, items)):
             raise _Fallback
-        columns = self._full
-        try:
-            rows = list(map(columns.getter, items))
-        except KeyError:  # field filtering (reference 7): decode if all have the same fields
-            columns, rows = self._partial_rows(items)
-        if self._strict and set(map(len, items)) != {columns.count}:
-            raise _Fallback  # some record has a key the model does not know
-        cols = list(zip(*rows, strict=True))
-        for i, kind in enumerate(columns.kinds):
-            cols[i] = self._check(kind, cols[i])
-        dids: list[AvailableDid] = list(map(object.__new__, repeat(AvailableDid, n)))
-        for setter, col in zip(columns.setters, cols, strict=True):
-            deque(map(setter, dids, col), 0)
-        for setter in columns.absent:
-            deque(map(setter, dids, repeat(None, n)), 0)
-        deque(map(self._set_present, dids, repeat(columns.present, n)), 0)
-        return dids
-
-    def _partial_rows(self, items: list[Any]) -> tuple[_Columns, list[Any]]:
-        present = DID_FIELDS.intersection(items[0])
-        columns = self._partial.get(present)
-        if columns is None:
-            if len(self._partial) >= 64:
-                self._partial.clear()
-            columns = self._partial[present] = _Columns(present)
-        if not columns.count or set(map(DID_FIELDS.intersection, items)) != {present}:
-            raise _Fallback
-        return columns, list(map(columns.getter, items))
-
-    def _check(self, kind: str, col: tuple[Any, ...]) -> Any:
-        """The column as stored on the model, or _Fallback if any value is in doubt."""
-        if kind == "str":
-            if not _STR.issuperset(map(type, col)):
-                raise _Fallback
-            return col
-        if kind == "capability":
-            if not _INT.issuperset(map(type, col)):
-                raise _Fallback
-            try:
-                return list(map(_CAPABILITIES.__getitem__, col))
-            except KeyError:
-                raise _Fallback from None
-        if kind == "decimal":
-            if not _STR.issuperset(map(type, col)):
-                raise _Fallback
-            prices = self._prices
-            new = set(col).difference(prices)
-            if new:
-                if len(prices) + len(new) > _PRICE_CACHE_MAX:
-                    prices.clear()
-                    prices[None] = None
-                    new = set(col).difference(prices)
-                for text in new:
-                    prices[text] = _structure_decimal(text, Decimal)
-            return list(map(prices.__getitem__, col))
-        if kind == "dict":
-            if not _DICT.issuperset(map(type, col)):
-                raise _Fallback
-            return col
-        # "list": a list of objects
-        if not _LIST.issuperset(map(type, col)) or not _DICT_ONLY.issuperset(
-            map(type, chain.from_iterable(filter(None, col)))
+        spec = self._full
+        try:  # column by column: no per-record tuples for the garbage collector to chase
+            cols = [list(map(get, items)) for get in spec.getters]
+        except KeyError:  # field filtering (reference 7)
+            spec = self._partial_spec(items)
+            cols = [list(map(get, items)) for get in spec.getters]
+        if self._strict and set(map(len, items)) != {spec.count}:
+            raise _Fallback  # a key the model does not know
+        if not (
+            _STR.issuperset(map(type, chain.from_iterable(spec.strs(cols))))
+            and _DICT.issuperset(map(type, chain.from_iterable(spec.dicts(cols))))
+            and _LIST.issuperset(map(type, chain.from_iterable(spec.lists(cols))))
+            and _DICT_ONLY.issuperset(  # transformations: lists of objects
+                map(type, chain.from_iterable(filter(None, chain.from_iterable(spec.lists(cols)))))
+            )
         ):
             raise _Fallback
-        return col
+        for i in spec.capabilities:
+            if not _INT.issuperset(map(type, cols[i])):
+                raise _Fallback
+            try:
+                cols[i] = list(map(_CAPABILITIES.__getitem__, cols[i]))
+            except KeyError:
+                raise _Fallback from None
+        for i in spec.prices:
+            cols[i] = self._decimals(cols[i])
+        dids: list[AvailableDid] = list(map(object.__new__, repeat(AvailableDid, n)))
+        # One C-level pass fills every slot: column by column, record by record.
+        deque(chain.from_iterable(map(map, spec.setters, repeat(dids), cols)), 0)
+        if spec.absent:
+            nones = [None] * n
+            deque(chain.from_iterable(map(map, spec.absent, repeat(dids), repeat(nones))), 0)
+        deque(map(self._set_present, dids, repeat(spec.present, n)), 0)
+        return dids
+
+    def _partial_spec(self, items: list[Any]) -> _Columns:
+        """The spec for a field-filtered page, if all its records have the same fields."""
+        present = DID_FIELDS.intersection(items[0])
+        if not present or set(map(DID_FIELDS.intersection, items)) != {present}:
+            raise _Fallback
+        spec = self._partial.get(present)
+        if spec is None:
+            if len(self._partial) >= 64:
+                self._partial.clear()
+            spec = self._partial[present] = _Columns(present)
+        return spec
+
+    def _decimals(self, col: list[Any]) -> list[Decimal | None]:
+        """Prices as Decimal, each distinct string parsed once (most pages have few)."""
+        if not _STR.issuperset(map(type, col)):
+            raise _Fallback
+        prices = self._prices
+        new = set(col).difference(prices)
+        if new:
+            if len(prices) + len(new) > _PRICES_MAX:
+                prices.clear()
+                prices[None] = None
+                new = set(col).difference(prices)
+            for text in new:
+                prices[text] = _structure_decimal(text, Decimal)
+        return list(map(prices.__getitem__, col))
 
 
 class _Converter(cattrs.Converter):
@@ -331,7 +342,9 @@ def decode_dids(
             return fast(items)
         except (_Fallback, ValueError, TypeError):
             pass  # the precise path below decides, and names the record and field
-    return [decode_did(item, status=status, index=i, converter=conv) for i, item in enumerate(items)]
+    return [
+        decode_did(item, status=status, index=i, converter=conv) for i, item in enumerate(items)
+    ]
 
 
 def decode_page(

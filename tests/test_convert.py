@@ -91,3 +91,155 @@ def test_decimal_price_keeps_exact_digits():
 def test_converter_is_not_the_global_one():
     assert make_converter() is not cattrs.global_converter
     assert isinstance(decode_did({}), AvailableDid)
+
+
+# --- the page-at-once fast path must agree with the record-by-record path ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from carrierx_async._convert import _CONVERTER, decode_dids  # noqa: E402
+
+ITEM = json.loads(SAMPLE)["items"][0]
+
+
+def _slow(items, converter=None):
+    return [decode_did(item, index=i, converter=converter) for i, item in enumerate(items)]
+
+
+def _same(fast, slow):
+    assert fast == slow
+    for a, b in zip(fast, slow, strict=True):
+        assert a.present_fields == b.present_fields
+        assert str(a.price) == str(b.price)
+        assert type(a.capabilities) is type(b.capabilities)
+
+
+def _record(i):
+    return dict(ITEM, did_sid=f"07e3dee3-0000-0000-0000-{i:012x}", phonenumber=f"1516{i:07d}")
+
+
+def test_fast_path_takes_a_realistic_page_and_matches_cattrs():
+    items = [
+        dict(
+            _record(i),
+            price=["0.6", "1.10", "0.005", None][i % 4],
+            capabilities=i % 32,
+            state=None if i % 3 else "NY",
+            attributes={"k": i} if i % 2 else {},
+            transformations=[{"action": "x"}] if i % 5 == 0 else [],
+        )
+        for i in range(50)
+    ]
+    fast = _CONVERTER.page_decoder(items)  # raises rather than fall back
+    _same(fast, _slow(items))
+    assert all(d.present_fields == DID_FIELDS for d in fast)
+
+
+def test_fast_path_field_filtered_page():
+    items = [{"phonenumber": f"1516{i:07d}", "price": "0.6", "unknown": 1} for i in range(5)]
+    fast = _CONVERTER.page_decoder(items)
+    _same(fast, _slow(items))
+    assert fast[0].present_fields == {"phonenumber", "price"} and fast[0].state is None
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"phonenumber": "1"}, {"phonenumber": "2", "price": "1"}],  # mixed field sets
+        [dict(ITEM, capabilities=64)],  # a bit beyond the documented five
+        [dict(ITEM, price=1)],  # a number where a string is documented
+        [dict(ITEM, price=0.5)],
+        [{}],
+    ],
+)
+def test_pages_the_fast_path_declines_still_decode_as_before(items):
+    _same(decode_dids(items), _slow(items))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("capabilities", True),
+        ("price", "Infinity"),
+        ("price", ["0.6"]),
+        ("attributes", []),
+        ("transformations", [1]),
+        ("status", 1),
+    ],
+)
+def test_bad_value_on_a_big_page_names_the_record(field, value):
+    items = [_record(i) for i in range(20)]
+    items[13] = dict(items[13], **{field: value})
+    with pytest.raises(ResponseDecodeError, match=r"items\[13\] \(did_sid 07e3dee3-0000") as info:
+        decode_dids(items)
+    assert field in str(info.value)
+
+
+def test_strict_converter_rejects_an_unknown_key_on_any_record():
+    strict = make_converter(forbid_extra_keys=True)
+    items = [_record(i) for i in range(5)]
+    assert len(decode_dids(items, converter=strict)) == 5
+    items[3] = dict(items[3], brand_new_field=1)
+    with pytest.raises(ResponseDecodeError, match=r"items\[3\]"):
+        decode_dids(items, converter=strict)
+    filtered = [{"phonenumber": "1", "extra": 1}]
+    with pytest.raises(ResponseDecodeError, match=r"items\[0\]"):
+        decode_dids(filtered, converter=strict)
+
+
+def test_price_cache_stays_correct_past_its_bound():
+    items = [dict(ITEM, price=f"{i}.5") for i in range(5000)]
+    assert [d.price for d in decode_dids(items)] == [Decimal(f"{i}.5") for i in range(5000)]
+    assert decode_dids([dict(ITEM, price="0.60")])[0].price.as_tuple().exponent == -2
+
+
+_values = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-2, 40),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.sampled_from(["0.6", "NaN", "1e3", "abc", " 1 "]),
+    st.just({}),
+    st.just([]),
+    st.just([{}]),
+    st.just({"a": 1}),
+)
+_records = st.dictionaries(
+    st.sampled_from(sorted(DID_FIELDS | {"unknown"})), _values, max_size=len(DID_FIELDS) + 1
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_records, max_size=4), st.booleans())
+def test_fast_path_never_disagrees_with_cattrs(items, strict):
+    converter = make_converter(forbid_extra_keys=strict)
+    try:
+        fast = converter.page_decoder(items)
+    except Exception:
+        return  # declined: the record-by-record path decides
+    _same(fast, _slow(items, converter))
+
+
+_valid = {
+    "active_capabilities": st.none() | st.integers(0, 31),
+    "capabilities": st.none() | st.integers(0, 31),
+    "price": st.none() | st.sampled_from(["0.6", "1.10", "0", "1e3", "-2", " 3 "]),
+    "attributes": st.none() | st.dictionaries(st.text(max_size=2), st.integers()),
+    "transformations": st.none() | st.lists(st.dictionaries(st.text(max_size=2), st.none())),
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {k: _valid.get(k, st.none() | st.text(max_size=3)) for k in sorted(DID_FIELDS)}
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_valid_full_records_take_the_fast_path(items):
+    _same(_CONVERTER.page_decoder(items), _slow(items))
