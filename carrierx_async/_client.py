@@ -38,6 +38,7 @@ from ._sansio import Paginator, check_base_url, decipher, error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "AvailableDidStream", "Client", "ItemIterator", "PageIterator"]
 
+#: The production API root: Client's default ``base_url``.
 DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
 _LIST_PATH: Final = "phonenumber/available_dids"
 _SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")

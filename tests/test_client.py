@@ -37,7 +37,6 @@ from carrierx_async.testing import (
     Delay,
     Disconnect,
     EmptyHasMore,
-    FakeCarrierX,
     ForeignNext,
     HtmlPage,
     MalformedJson,
@@ -51,10 +50,12 @@ from carrierx_async.testing import (
 TOKEN = "fake-token-not-a-secret"
 
 
+pytestmark = pytest.mark.carrierx_fake(token=TOKEN, size=3000)
+
+
 @pytest.fixture
-async def fake():
-    async with FakeCarrierX(token=TOKEN, size=3000) as server:
-        yield server
+def fake(carrierx_fake):
+    return carrierx_fake.server
 
 
 @pytest.fixture
@@ -63,16 +64,18 @@ def sleeps():
 
 
 @pytest.fixture
-async def client(fake, sleeps):
+async def client(carrierx_fake, sleeps):
+    """The plugin's client, with backoff sleeps recorded instead of slept."""
+
     async def record_sleep(seconds):
         sleeps.append(seconds)
 
-    async with Client(TOKEN, base_url=fake.base_url, _sleep=record_sleep) as c:
-        yield c
-        # Every test ends with no prefetch task alive and no connection checked out.
-        await settle()
-        assert producer_tasks() == []
-        assert acquired_connections(c) == 0
+    c = carrierx_fake.make_client(_sleep=record_sleep)
+    yield c
+    # Every test ends with no prefetch task alive and no connection checked out.
+    await settle()
+    assert producer_tasks() == []
+    assert acquired_connections(c) == 0
 
 
 def list_requests(fake):

@@ -9,21 +9,22 @@ from decimal import Decimal
 import pytest
 
 from carrierx_async import Capability, Client, F, Filter, FilterError
-from carrierx_async.testing import EXTERNAL_SID_PREFIX, FakeCarrierX
+from carrierx_async.testing import EXTERNAL_SID_PREFIX
 
 TOKEN = "fake-token-not-a-secret"
 
 
-@pytest.fixture
-async def fake():
-    async with FakeCarrierX(token=TOKEN, size=3000) as server:
-        yield server
+pytestmark = pytest.mark.carrierx_fake(token=TOKEN, size=3000)
 
 
 @pytest.fixture
-async def client(fake):
-    async with Client(TOKEN, base_url=fake.base_url) as c:
-        yield c
+def fake(carrierx_fake):
+    return carrierx_fake.server
+
+
+@pytest.fixture
+def client(carrierx_fake):
+    return carrierx_fake.client
 
 
 def price(d):
