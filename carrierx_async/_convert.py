@@ -5,20 +5,21 @@ keys"); tests build a strict converter with ``forbid_extra_keys=True`` so a new 
 field is noticed. Errors name the record and the field that failed.
 
 Speed (benchmarks/README.md): JSON is parsed by orjson. A page of records is structured
-column by column, with no Python code run per record: one ``itemgetter`` per record
-pulls the fields, each column is type-checked in one C-level pass, capabilities and
-prices come from small caches, and the slots of each frozen instance are filled through
+column by column with no Python code run per record: each field is pulled out of every
+record in one C-level pass, each column is type-checked in one pass, capabilities and
+prices come from small caches, and the slots of the frozen instances are filled through
 their slot descriptors (what the attrs ``__init__`` does, minus 27 keyword arguments).
-A page the fast path cannot prove valid is decoded again record by record by cattrs
-with detailed validation, which accepts exactly what it accepted before and raises
-the precise error. Records of a page share one ``present_fields`` set when they have
-the same fields, as they do in practice.
+A page the fast path cannot vouch for is decoded again record by record by cattrs with
+detailed validation, which accepts exactly what it accepted before and raises the
+precise error. Records of a page share one ``present_fields`` set when they have the
+same fields, as they do in practice; nested ``attributes``/``transformations`` are the
+parsed objects themselves, not copies.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import chain, repeat
 from operator import itemgetter
@@ -106,6 +107,7 @@ _CAPABILITIES: Final[dict[Any, Capability | None]] = {
     None: None,
 }
 _PRICES_MAX: Final = 4096
+_SMALL_PAGE: Final = 64
 _ORDER: Final = tuple(a.name for a in attrs.fields(AvailableDid) if a.name in DID_FIELDS)
 _KINDS: Final = {
     "active_capabilities": "capability",
@@ -153,6 +155,7 @@ class _Columns:
         self.present = present
         self.count = len(names)
         self.getters = [itemgetter(name) for name in names]
+        self.row = _picker(names)
         self.setters = [slots[name].__set__ for name in names]
         self.absent = [slots[name].__set__ for name in _ORDER if name not in present]
 
@@ -165,6 +168,13 @@ class _Columns:
             _picker(of("list")),
         )
         self.capabilities, self.prices = of("capability"), of("decimal")
+
+    def columns(self, items: list[Any]) -> list[Any]:
+        """The values of each field, one sequence per field; KeyError if one is missing."""
+        if len(items) < _SMALL_PAGE:  # fewer calls: through one tuple per record
+            return list(zip(*map(self.row, items), strict=True))
+        # no per-record tuples for the garbage collector to chase
+        return [list(map(get, items)) for get in self.getters]
 
 
 class _PageDecoder:
@@ -184,11 +194,11 @@ class _PageDecoder:
         if not _DICT_ONLY.issuperset(map(type, items)):
             raise _Fallback
         spec = self._full
-        try:  # column by column: no per-record tuples for the garbage collector to chase
-            cols = [list(map(get, items)) for get in spec.getters]
+        try:
+            cols = spec.columns(items)
         except KeyError:  # field filtering (reference 7)
             spec = self._partial_spec(items)
-            cols = [list(map(get, items)) for get in spec.getters]
+            cols = spec.columns(items)
         if self._strict and set(map(len, items)) != {spec.count}:
             raise _Fallback  # a key the model does not know
         if not (
@@ -230,7 +240,7 @@ class _PageDecoder:
             spec = self._partial[present] = _Columns(present)
         return spec
 
-    def _decimals(self, col: list[Any]) -> list[Decimal | None]:
+    def _decimals(self, col: Sequence[Any]) -> list[Decimal | None]:
         """Prices as Decimal, each distinct string parsed once (most pages have few)."""
         if not _STR.issuperset(map(type, col)):
             raise _Fallback

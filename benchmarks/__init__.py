@@ -1,0 +1,1 @@
+"""Benchmarks for carrierx_async: ``python -m benchmarks [--quick]`` (see README.md)."""

@@ -1,0 +1,475 @@
+"""Run every benchmark and print a markdown table: ``python -m benchmarks [--quick]``.
+
+Each comparison runs its variants interleaved in one process (round r runs them in
+order, round r+1 in reverse), after one unrecorded warm-up round, and reports the median
+of the per-round ratios. The server runs in a child process and serves cached bytes.
+See benchmarks/README.md for what each row measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from carrierx_async import Client
+
+from . import _baseline_convert as baseline
+from ._payload import page_body
+from ._peers import (
+    PydanticClient,
+    pydantic_available,
+    raw_dicts,
+    raw_pages,
+    raw_twilio,
+    twilio_available,
+    twilio_client,
+    twilio_stream,
+)
+from ._server import Server, carrierx_base
+
+__all__ = ["main"]
+
+TOKEN = "bench-token"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    records: int  # benchmark 1 and 2
+    rounds: int
+    twilio_records: int
+    prefetch_pages: int
+    prefetch_rounds: int
+    mem_small: int
+    mem_large: int
+    request_pages: int
+    decode_rounds: int
+
+
+FULL = Sizes(
+    records=100_000,
+    rounds=7,
+    twilio_records=20_000,
+    prefetch_pages=25,
+    prefetch_rounds=5,
+    mem_small=10_000,
+    mem_large=1_000_000,
+    request_pages=2_000,
+    decode_rounds=15,
+)
+QUICK = Sizes(
+    records=3_000,
+    rounds=2,
+    twilio_records=2_000,
+    prefetch_pages=4,
+    prefetch_rounds=1,
+    mem_small=1_000,
+    mem_large=12_000,
+    request_pages=100,
+    decode_rounds=3,
+)
+
+
+@dataclass
+class Row:
+    name: str
+    measured: float
+    target: float | None  # None: informational
+    unit: str = "x"
+    detail: str = ""
+    higher_is_better: bool = True
+
+    def verdict(self) -> str:
+        if self.target is None:
+            return "info"
+        ok = self.measured >= self.target if self.higher_is_better else self.measured <= self.target
+        return "pass" if ok else "MISS"
+
+
+Runner = Callable[[], Awaitable[float]]  # runs once, returns a rate (units per second)
+
+
+async def _count(it: AsyncIterator[Any]) -> int:
+    n = 0
+    async for _ in it:
+        n += 1
+    return n
+
+
+async def interleave(variants: dict[str, Runner], rounds: int) -> dict[str, list[float]]:
+    """Run each variant once per round, alternating the order; the first round is warm-up."""
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(rounds + 1):
+        for name in names if r % 2 == 0 else reversed(names):
+            gc.collect()
+            rate = await variants[name]()
+            if r:
+                rates[name].append(rate)
+    return rates
+
+
+def ratio(rates: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of rate(a) / rate(b)."""
+    return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
+
+
+def _fmt_rate(rates: list[float], unit: str) -> str:
+    return f"{statistics.median(rates):,.0f} {unit}/s"
+
+
+# --- 1 + 2: streaming 100k records; raw vs typed vs dicts vs httpx+pydantic ------------
+
+
+async def bench_stream(port: int, sz: Sizes) -> list[Row]:
+    base = carrierx_base(port, sz.records)
+    n = sz.records
+
+    async def raw() -> float:
+        async with aiohttp.ClientSession() as session:
+            t = time.perf_counter()
+            got = await _count(raw_dicts(session, base, page_size=1000))
+            return got / (time.perf_counter() - t)
+
+    async def typed() -> float:
+        async with Client(token=TOKEN, base_url=base) as client:
+            t = time.perf_counter()
+            got = await _count(client.available_dids(page_size=1000))
+            return got / (time.perf_counter() - t)
+
+    async def dicts() -> float:
+        async with Client(token=TOKEN, base_url=base) as client:
+            t = time.perf_counter()
+            got = await _count(client.available_dids(page_size=1000).dicts())
+            return got / (time.perf_counter() - t)
+
+    async def pydantic() -> float:
+        peer = PydanticClient(base, TOKEN)
+        try:
+            t = time.perf_counter()
+            got = await _count(peer.available_dids(page_size=1000))
+            return got / (time.perf_counter() - t)
+        finally:
+            await peer.aclose()
+
+    # Each run must see every record exactly once.
+    async with Client(token=TOKEN, base_url=base) as client:
+        sids = {d.did_sid async for d in client.available_dids(page_size=1000)}
+    assert len(sids) == n, f"client streamed {len(sids)} unique records of {n}"
+
+    variants: dict[str, Runner] = {"raw": raw, "typed": typed, "dicts": dicts}
+    why = pydantic_available()
+    if why is None:
+        variants["httpx+pydantic"] = pydantic
+    else:
+        print(f"  httpx+pydantic peer skipped: {why}", flush=True)
+    rates = await interleave(variants, sz.rounds)
+    medians = ", ".join(f"{k} {_fmt_rate(v, 'rec')}" for k, v in rates.items())
+    print(f"  stream {n:,} records, page size 1000: {medians}", flush=True)
+    rows = [
+        Row("1a typed records / raw aiohttp+orjson", ratio(rates, "typed", "raw"), 0.6),
+        Row("1b .dicts() / raw aiohttp+orjson", ratio(rates, "dicts", "raw"), 0.95),
+    ]
+    if why is None:
+        rows += [
+            Row("2a typed / httpx+pydantic v2", ratio(rates, "typed", "httpx+pydantic"), 2.0),
+            Row("2b httpx+pydantic / raw (info)", ratio(rates, "httpx+pydantic", "raw"), None),
+        ]
+    return rows
+
+
+# --- 2c: twilio-python efficiency --------------------------------------------------------
+
+
+async def bench_twilio(port: int, sz: Sizes) -> list[Row]:
+    why = twilio_available()
+    if why is not None:
+        print(f"  twilio skipped: {why}", flush=True)
+        return []
+    n = sz.twilio_records
+    base = carrierx_base(port, n)
+
+    async def twilio() -> float:
+        client = twilio_client(port)
+        try:
+            t = time.perf_counter()
+            got = await _count(twilio_stream(client, limit=n, page_size=1000))
+            rate = got / (time.perf_counter() - t)
+        finally:
+            await client.http_client.close()
+        assert got == n, got
+        return rate
+
+    async def twilio_raw() -> float:
+        async with aiohttp.ClientSession() as session:
+            t = time.perf_counter()
+            got = await _count(raw_twilio(session, port, limit=n, page_size=1000))
+            return got / (time.perf_counter() - t)
+
+    async def typed() -> float:
+        async with Client(token=TOKEN, base_url=base) as client:
+            t = time.perf_counter()
+            got = await _count(client.available_dids(page_size=1000))
+            return got / (time.perf_counter() - t)
+
+    async def raw() -> float:
+        async with aiohttp.ClientSession() as session:
+            t = time.perf_counter()
+            got = await _count(raw_dicts(session, base, page_size=1000))
+            return got / (time.perf_counter() - t)
+
+    try:
+        rates = await interleave(
+            {"twilio": twilio, "twilio-raw": twilio_raw, "typed": typed, "raw": raw}, sz.rounds
+        )
+    except Exception as exc:  # a twilio release that cannot be pointed at loopback
+        print(f"  twilio skipped: {type(exc).__name__}: {exc}", flush=True)
+        return []
+    ours = ratio(rates, "typed", "raw")
+    theirs = ratio(rates, "twilio", "twilio-raw")
+    print(
+        f"  twilio {n:,} records: twilio-python {_fmt_rate(rates['twilio'], 'rec')} "
+        f"(bare loop on its payload {_fmt_rate(rates['twilio-raw'], 'rec')}); efficiency "
+        f"(rate / bare loop): twilio-python {theirs:.2f}, carrierx_async typed {ours:.2f}",
+        flush=True,
+    )
+    return [
+        Row("2c twilio-python efficiency: stream_async / bare aiohttp (info)", theirs, None),
+        Row("2d carrierx_async efficiency / twilio-python efficiency", ours / theirs, 1.0),
+    ]
+
+
+# --- 3: prefetch ----------------------------------------------------------------------
+
+
+async def bench_prefetch(port: int, sz: Sizes) -> list[Row]:
+    page, delay = 100, 20
+    base = carrierx_base(port, sz.prefetch_pages * page, delay_ms=delay)
+
+    def runner(prefetch: int) -> Runner:
+        async def run() -> float:
+            async with Client(token=TOKEN, base_url=base) as client:
+                t = time.perf_counter()
+                pages = 0
+                stream = client.available_dids(page_size=page, prefetch=prefetch)
+                async for _ in stream.pages():
+                    pages += 1
+                    await asyncio.sleep(delay / 1000)  # the consumer's work on one page
+                return pages / (time.perf_counter() - t)
+
+        return run
+
+    rates = await interleave({"prefetch=1": runner(1), "prefetch=0": runner(0)}, sz.prefetch_rounds)
+    print(
+        "  prefetch (20 ms server latency, 20 ms consumer work per page): "
+        + ", ".join(f"{k} {_fmt_rate(v, 'page')}" for k, v in rates.items()),
+        flush=True,
+    )
+    return [
+        Row("3 prefetch=1 speed-up over prefetch=0", ratio(rates, "prefetch=1", "prefetch=0"), 1.8)
+    ]
+
+
+# --- 4: memory --------------------------------------------------------------------------
+
+
+async def bench_memory(port: int, sz: Sizes) -> list[Row]:
+    async def peak(n: int) -> int:
+        async with Client(token=TOKEN, base_url=carrierx_base(port, n)) as client:
+            gc.collect()
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            got = await _count(client.available_dids(page_size=1000))
+            assert got == n, got
+            return tracemalloc.get_traced_memory()[1] - before
+
+    await peak(sz.mem_small)  # warm-up: caches, converter, first connection
+    tracemalloc.start()
+    try:
+        t = time.perf_counter()
+        small = await peak(sz.mem_small)
+        large = await peak(sz.mem_large)
+        small = min(small, await peak(sz.mem_small))
+        elapsed = time.perf_counter() - t
+    finally:
+        tracemalloc.stop()
+    print(
+        f"  memory peak: {sz.mem_small:,} records {small / 1e6:.1f} MB, "
+        f"{sz.mem_large:,} records {large / 1e6:.1f} MB ({elapsed:.0f} s under tracemalloc)",
+        flush=True,
+    )
+    return [
+        Row(
+            f"4 peak memory {sz.mem_large:,} / {sz.mem_small:,} records",
+            large / small,
+            1.2,
+            higher_is_better=False,
+        )
+    ]
+
+
+# --- 5: per-request overhead --------------------------------------------------------------
+
+
+async def bench_requests(port: int, sz: Sizes) -> list[Row]:
+    page = 10
+    base = carrierx_base(port, sz.request_pages * page)
+
+    async def raw() -> float:
+        async with aiohttp.ClientSession() as session:
+            t = time.perf_counter()
+            got = await _count(raw_pages(session, base, page_size=page))
+            return got / (time.perf_counter() - t)
+
+    async def client() -> float:
+        async with Client(token=TOKEN, base_url=base) as c:
+            t = time.perf_counter()
+            got = await _count(c.available_dids(page_size=page).pages())
+            return got / (time.perf_counter() - t)
+
+    rates = await interleave({"raw": raw, "client": client}, sz.rounds)
+    print(
+        f"  requests (limit {page}): "
+        + ", ".join(f"{k} {_fmt_rate(v, 'req')}" for k, v in rates.items()),
+        flush=True,
+    )
+    return [Row("5 requests/s, limit=10 pages / raw aiohttp", ratio(rates, "client", "raw"), 0.85)]
+
+
+# --- decode path alone: before / after ----------------------------------------------------
+
+
+def bench_decode(sz: Sizes) -> list[Row]:
+    from carrierx_async import _convert
+
+    body = page_body(0, 1000, 1000)
+
+    def after() -> float:
+        t = time.perf_counter()
+        _convert.decode_page(body)
+        return 1000 / (time.perf_counter() - t)
+
+    def before() -> float:
+        t = time.perf_counter()
+        baseline.decode_page(body)
+        return 1000 / (time.perf_counter() - t)
+
+    def parse() -> float:
+        t = time.perf_counter()
+        orjson.loads(body)
+        return 1000 / (time.perf_counter() - t)
+
+    async def run() -> dict[str, list[float]]:
+        async def wrap(f: Callable[[], float]) -> float:
+            return f()
+
+        return await interleave(
+            {
+                "after": lambda: wrap(after),
+                "before": lambda: wrap(before),
+                "parse": lambda: wrap(parse),
+            },
+            sz.decode_rounds,
+        )
+
+    rates = asyncio.run(run())
+    per = {k: 1e6 / statistics.median(v) for k, v in rates.items()}
+    print(
+        f"  decode_page, 1000 records: before {per['before']:.2f} us/record, "
+        f"after {per['after']:.2f} us/record, orjson.loads alone {per['parse']:.2f} us/record",
+        flush=True,
+    )
+    return [
+        Row(
+            "decode_page speed-up over the previous decoder (info)",
+            ratio(rates, "after", "before"),
+            None,
+        )
+    ]
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = ", ".join(
+        f"{p} {importlib.metadata.version(p)}"
+        for p in ("aiohttp", "orjson", "cattrs", "attrs", "pydantic", "httpx")
+        if _installed(p)
+    )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"CPU: {cpu}, {os.cpu_count()} cores (load avg {load}); "
+        f"Python {platform.python_version()} ({platform.python_implementation()}); {versions}"
+    )
+
+
+def _installed(dist: str) -> bool:
+    try:
+        importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | measured | target | result |", "|---|---:|---:|---|"]
+    for row in rows:
+        if row.target is None:
+            target = "-"
+        else:
+            sign = ">=" if row.higher_is_better else "<="
+            target = f"{sign} {row.target:.2f}"
+        lines.append(f"| {row.name} | {row.measured:.2f}{row.unit} | {target} | {row.verdict()} |")
+    return "\n".join(lines)
+
+
+async def run_all(sz: Sizes) -> list[Row]:
+    rows: list[Row] = []
+    with Server() as port:
+        for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
+            rows += await bench(port, sz)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    args = parser.parse_args(argv)
+    sz = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    print(machine(), flush=True)
+    rows = bench_decode(sz)
+    rows += asyncio.run(run_all(sz))
+    print()
+    print(table(rows))
+    print(f"\n{machine()}")
+    mode = "quick (tiny sizes: ratios are smoke, not figures)" if args.quick else "full"
+    print(f"mode: {mode}; {time.perf_counter() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
