@@ -5,10 +5,10 @@ keys"); tests build a strict converter with ``forbid_extra_keys=True`` so a new 
 field is noticed. Errors name the record and the field that failed.
 
 Speed (benchmarks/README.md): JSON is parsed by orjson. A page of records is structured
-column by column with no Python code run per record: each field is pulled out of every
-record in one C-level pass, each column is type-checked in one pass, capabilities and
-prices come from small caches, and the slots of the frozen instances are filled through
-their slot descriptors (what the attrs ``__init__`` does, minus 27 keyword arguments).
+with no Python code run per record: each kind of field is type-checked in one C-level
+pass over the page, capabilities and prices come from small caches, and each instance's
+``__dict__`` is a copy of its JSON object with the typed values swapped in (what the attrs
+``__init__`` does, minus 27 keyword arguments; the model is frozen but not slotted for this).
 A page the fast path cannot vouch for is decoded again record by record by cattrs with
 detailed validation, which accepts exactly what it accepted before and raises the
 precise error. Records of a page share one ``present_fields`` set when they have the
@@ -107,8 +107,6 @@ _CAPABILITIES: Final[dict[Any, Capability | None]] = {
     None: None,
 }
 _PRICES_MAX: Final = 4096
-_SMALL_PAGE: Final = 64
-_ORDER: Final = tuple(a.name for a in attrs.fields(AvailableDid) if a.name in DID_FIELDS)
 _KINDS: Final = {
     "active_capabilities": "capability",
     "capabilities": "capability",
@@ -119,10 +117,10 @@ _KINDS: Final = {
 
 
 def _fast_path_possible() -> bool:
-    """The model is what the fast path assumes: slotted, plain fields, no init logic."""
+    """The model is what the fast path assumes: a plain __dict__, plain fields, no init logic."""
     fields = attrs.fields(AvailableDid)
     return (
-        "__slots__" in vars(AvailableDid)
+        "__slots__" not in vars(AvailableDid)
         and not hasattr(AvailableDid, "__attrs_pre_init__")
         and not hasattr(AvailableDid, "__attrs_post_init__")
         and all(a.validator is None and a.converter is None and a.init for a in fields)
@@ -135,7 +133,7 @@ class _Fallback(Exception):
     """The fast path cannot vouch for this page: decode it record by record."""
 
 
-def _picker(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
+def _picker(keys: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     """``itemgetter(*keys)`` that always returns a tuple, even of one or no item."""
     if len(keys) > 1:
         return itemgetter(*keys)
@@ -145,47 +143,36 @@ def _picker(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda obj: ()
 
 
-class _Columns:
-    """How to pull, check and store one set of present fields, prepared once."""
+class _Shape:
+    """How to check and complete records that carry one set of fields, prepared once."""
 
     def __init__(self, present: frozenset[str]) -> None:
-        names = [name for name in _ORDER if name in present]
-        kinds = [_KINDS.get(name, "str") for name in names]
-        slots = vars(AvailableDid)
+        names = sorted(present)
+
+        def of(kind: str) -> list[str]:
+            return [n for n in names if _KINDS.get(n, "str") == kind]
+
         self.present = present
-        self.count = len(names)
-        self.getters = [itemgetter(name) for name in names]
-        self.row = _picker(names)
-        self.setters = [slots[name].__set__ for name in names]
-        self.absent = [slots[name].__set__ for name in _ORDER if name not in present]
-
-        def of(kind: str) -> list[int]:
-            return [i for i, k in enumerate(kinds) if k == kind]
-
         self.strs, self.dicts, self.lists = (
             _picker(of("str")),
             _picker(of("dict")),
             _picker(of("list")),
         )
         self.capabilities, self.prices = of("capability"), of("decimal")
-
-    def columns(self, items: list[Any]) -> list[Any]:
-        """The values of each field, one sequence per field; KeyError if one is missing."""
-        if len(items) < _SMALL_PAGE:  # fewer calls: through one tuple per record
-            return list(zip(*map(self.row, items), strict=True))
-        # no per-record tuples for the garbage collector to chase
-        return [list(map(get, items)) for get in self.getters]
+        self.absent = sorted(DID_FIELDS - present)
 
 
 class _PageDecoder:
-    """Structures a whole page of DID dicts at once, or raises _Fallback."""
+    """Structures a whole page of DID dicts at once, or raises _Fallback.
+
+    Each record's instance dict is a copy of its JSON object with the typed values
+    swapped in: one C-level pass per field kind, no Python code run per record.
+    """
 
     def __init__(self, *, forbid_extra_keys: bool) -> None:
         self._strict = forbid_extra_keys
-        self._full = _Columns(DID_FIELDS)
-        self._partial: dict[frozenset[str], _Columns] = {}
+        self._shapes: dict[frozenset[str], _Shape] = {DID_FIELDS: _Shape(DID_FIELDS)}
         self._prices: dict[Any, Decimal | None] = {None: None}
-        self._set_present = vars(AvailableDid)["present_fields"].__set__
 
     def __call__(self, items: list[Any]) -> list[AvailableDid]:
         n = len(items)
@@ -193,52 +180,61 @@ class _PageDecoder:
             return []
         if not _DICT_ONLY.issuperset(map(type, items)):
             raise _Fallback
-        spec = self._full
-        try:
-            cols = spec.columns(items)
-        except KeyError:  # field filtering (reference 7)
-            spec = self._partial_spec(items)
-            cols = spec.columns(items)
-        if self._strict and set(map(len, items)) != {spec.count}:
-            raise _Fallback  # a key the model does not know
-        if not (
-            _STR.issuperset(map(type, chain.from_iterable(spec.strs(cols))))
-            and _DICT.issuperset(map(type, chain.from_iterable(spec.dicts(cols))))
-            and _LIST.issuperset(map(type, chain.from_iterable(spec.lists(cols))))
-            and _DICT_ONLY.issuperset(  # transformations: lists of objects
-                map(type, chain.from_iterable(filter(None, chain.from_iterable(spec.lists(cols)))))
-            )
-        ):
-            raise _Fallback
-        for i in spec.capabilities:
-            if not _INT.issuperset(map(type, cols[i])):
+        keys = frozenset(items[0])
+        if set(map(len, items)) != {len(keys)}:
+            raise _Fallback  # records with different fields: rare, take the precise path
+        extra = keys - DID_FIELDS
+        if extra and self._strict:
+            raise _Fallback  # the precise path names the unknown key
+        present = keys - extra
+        shape = self._shapes.get(present)
+        if shape is None:
+            if len(self._shapes) >= 64:
+                self._shapes = {DID_FIELDS: self._shapes[DID_FIELDS]}
+            shape = self._shapes[present] = _Shape(present)
+        try:  # every record has as many keys as the first and all of these: the same keys
+            if extra:
+                deque(map(_picker(sorted(extra)), items), 0)
+            lists = list(chain.from_iterable(map(shape.lists, items)))
+            if not (
+                _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
+                and _DICT.issuperset(map(type, chain.from_iterable(map(shape.dicts, items))))
+                and _LIST.issuperset(map(type, lists))
+                # transformations: lists of objects
+                and _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, lists))))
+            ):
                 raise _Fallback
-            try:
-                cols[i] = list(map(_CAPABILITIES.__getitem__, cols[i]))
-            except KeyError:
-                raise _Fallback from None
-        for i in spec.prices:
-            cols[i] = self._decimals(cols[i])
+            typed_columns: list[tuple[str, list[Any]]] = [
+                (name, self._capabilities(list(map(itemgetter(name), items))))
+                for name in shape.capabilities
+            ]
+            typed_columns += [
+                (name, self._decimals(list(map(itemgetter(name), items)))) for name in shape.prices
+            ]
+        except KeyError:
+            raise _Fallback from None
+        records = list(map(dict, items))  # never change the caller's objects
+        put = dict.__setitem__
+        for name, column in typed_columns:
+            deque(map(put, records, repeat(name), column), 0)
+        for name in extra:
+            deque(map(dict.__delitem__, records, repeat(name)), 0)
+        for name in shape.absent:
+            deque(map(put, records, repeat(name), repeat(None, n)), 0)
+        deque(map(put, records, repeat("present_fields"), repeat(shape.present, n)), 0)
         dids: list[AvailableDid] = list(map(object.__new__, repeat(AvailableDid, n)))
-        # One C-level pass fills every slot: column by column, record by record.
-        deque(chain.from_iterable(map(map, spec.setters, repeat(dids), cols)), 0)
-        if spec.absent:
-            nones = [None] * n
-            deque(chain.from_iterable(map(map, spec.absent, repeat(dids), repeat(nones))), 0)
-        deque(map(self._set_present, dids, repeat(spec.present, n)), 0)
+        deque(map(object.__setattr__, dids, repeat("__dict__"), records), 0)
         return dids
 
-    def _partial_spec(self, items: list[Any]) -> _Columns:
-        """The spec for a field-filtered page, if all its records have the same fields."""
-        present = DID_FIELDS.intersection(items[0])
-        if not present or set(map(DID_FIELDS.intersection, items)) != {present}:
+    @staticmethod
+    def _capabilities(col: list[Any]) -> list[Capability | None]:
+        """Bitmasks as Capability, from a table of the 32 documented values."""
+        if not _INT.issuperset(map(type, col)):
             raise _Fallback
-        spec = self._partial.get(present)
-        if spec is None:
-            if len(self._partial) >= 64:
-                self._partial.clear()
-            spec = self._partial[present] = _Columns(present)
-        return spec
+        try:
+            return list(map(_CAPABILITIES.__getitem__, col))
+        except KeyError:
+            raise _Fallback from None
 
     def _decimals(self, col: Sequence[Any]) -> list[Decimal | None]:
         """Prices as Decimal, each distinct string parsed once (most pages have few)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any, Final
 
 from yarl import URL
@@ -159,8 +160,19 @@ class Paginator:
         else:
             key = self._key
             seen = self._seen
-            ids = [item.get(key) if isinstance(item, dict) else None for item in items]
-            new = [item for item, i in zip(items, ids, strict=True) if i is None or i not in seen]
+            try:  # one C-level pass; the per-item path only for odd pages
+                ids = list(map(dict.get, items, repeat(key)))
+            except TypeError:
+                ids = [item.get(key) if isinstance(item, dict) else None for item in items]
+            lead = 0  # the re-read overlap comes first: skip it without a per-item filter
+            while lead < len(ids) and ids[lead] is not None and ids[lead] in seen:
+                lead += 1
+            if seen.isdisjoint(ids[lead:]):
+                new = items[lead:] if lead else items
+            else:
+                new = [
+                    item for item, i in zip(items, ids, strict=True) if i is None or i not in seen
+                ]
             self._seen = frozenset(ids)
         if self.query.max_items is not None:
             new = new[: self.query.max_items - self.yielded]
