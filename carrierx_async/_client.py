@@ -8,11 +8,14 @@ bytes, sleeps, and owns tasks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 import os
 import random
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
@@ -29,11 +32,12 @@ from ._errors import (
     ClientClosedError,
     ConfigurationError,
     FilterError,
+    RateLimitError,
 )
 from ._filters import Filter
 from ._models import AvailableDid, Page
 from ._query import EXTERNAL_FILTERS, Query, build_query, field_params, validate_fields
-from ._retry import RETRYABLE_STATUSES, RetryBudget, RetryPolicy, decide, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._sansio import Paginator, check_base_url, decipher, error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "AvailableDidStream", "Client", "ItemIterator", "PageIterator"]
@@ -78,25 +82,18 @@ class Client:
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         _sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        token = token if token is not None else os.environ.get("CARRIERX_TOKEN")
-        if not token or not token.strip():
+        token = (token if token is not None else os.environ.get("CARRIERX_TOKEN", "")).strip()
+        if not token:
             raise ConfigurationError(
                 "no CarrierX token: pass Client(token=...) or set the CARRIERX_TOKEN "
                 "environment variable"
             )
         if any(c in token for c in "\r\n"):
             raise ConfigurationError("the token contains a line break")
-        self._token = _Secret(token.strip())
+        self._token = _Secret(token)
         self._base_url = check_base_url(base_url)
-        _check_seconds("timeout", timeout)
-        _check_seconds("connect_timeout", connect_timeout)
-        _check_seconds("read_timeout", read_timeout)
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise ConfigurationError(f"prefetch must be a whole number >= 0, got {prefetch!r}")
-        self._timeout = float(timeout)
-        self._attempt_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
+        self._timeouts = _timeouts(timeout, connect_timeout, read_timeout, ConfigurationError)
+        _check_prefetch(prefetch, ConfigurationError)
         self._policy = RetryPolicy(max_retries=max_retries)
         self._budget = retry_budget if retry_budget is not None else RetryBudget()
         self._external_filters = EXTERNAL_FILTERS | frozenset(
@@ -168,6 +165,8 @@ class Client:
         include_external: bool = False,
         prefetch: int | None = None,
         timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> AvailableDidStream:
         """Stream available DIDs matching the query; no I/O until iterated."""
         if self._closed:
@@ -182,12 +181,9 @@ class Client:
             include_external=include_external,
             external_filters=self._external_filters,
         )
-        if prefetch is not None and (
-            isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0
-        ):
-            raise FilterError(f"prefetch must be a whole number >= 0, got {prefetch!r}")
-        if timeout is not None:
-            _check_seconds("timeout", timeout, FilterError)
+        if prefetch is not None:
+            _check_prefetch(prefetch, FilterError)
+        timeouts = self._call_timeouts(timeout, connect_timeout, read_timeout)
         queries = (
             [query.with_filter(alt) for alt in query.filter.alternatives()]
             if query.filter is not None
@@ -197,7 +193,7 @@ class Client:
             self,
             queries,
             prefetch=self._prefetch if prefetch is None else prefetch,
-            timeout=self._timeout if timeout is None else float(timeout),
+            timeouts=timeouts,
         )
 
     async def get_available_did(
@@ -212,77 +208,106 @@ class Client:
         if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
             raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
         include, exclude = validate_fields(include_fields, exclude_fields)
-        if timeout is not None:
-            _check_seconds("timeout", timeout, FilterError)
         data = await self._get_json(
             f"{_LIST_PATH}/{did_sid}",
             field_params(include, exclude),
-            timeout=self._timeout if timeout is None else timeout,
+            self._call_timeouts(timeout, None, None),
         )
         return decode_did(data)
 
-    async def _get_json(self, path: str, params: dict[str, str], *, timeout: float) -> Any:
-        """GET base_url/path with retries, all within ``timeout`` seconds; return JSON."""
+    def _call_timeouts(
+        self, timeout: float | None, connect_timeout: float | None, read_timeout: float | None
+    ) -> _Timeouts:
+        """The client's time limits with one call's overrides (a bad value: FilterError)."""
+        base = self._timeouts
+        if timeout is None and connect_timeout is None and read_timeout is None:
+            return base
+        return _timeouts(
+            base.deadline if timeout is None else timeout,
+            base.attempt.sock_connect if connect_timeout is None else connect_timeout,
+            base.attempt.sock_read if read_timeout is None else read_timeout,
+            FilterError,
+        )
+
+    async def _get_json(self, path: str, params: dict[str, str], timeouts: _Timeouts) -> Any:
+        """GET base_url/path with retries, all within the call's deadline; return JSON."""
         url = (self._base_url / path).with_query(params)
+        loop = asyncio.get_running_loop()
         attempts = 0
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeouts.deadline) as deadline:
                 while True:
                     attempts += 1
-                    result = await self._attempt(url, attempts)
-                    if not isinstance(result, _Failure):
+                    outcome = await self._attempt(url, attempts, timeouts.attempt)
+                    if not isinstance(outcome, _Failure):
                         self._budget.record_success()
-                        return result
+                        return outcome
+                    error = outcome.error
+                    error.attempts = attempts
                     decision = decide(
                         self._policy,
                         attempt=attempts,
-                        status=result.status,
-                        retry_after=result.retry_after,
+                        status=outcome.status,
+                        retry_after=outcome.retry_after,
                         rng=random.random,
                     )
-                    if decision.retry and self._budget.try_spend():
-                        logger.info(
-                            "GET %s: %s; retrying in %.2fs", url, decision.reason, decision.delay
+                    left = (deadline.when() or math.inf) - loop.time()
+                    if (
+                        isinstance(error, APIError)
+                        and outcome.retry_after is not None
+                        and (
+                            decision.retry_after_too_long
+                            or (decision.retry and decision.delay >= left)
                         )
-                        await self._sleep(decision.delay)
-                        continue
-                    result.error.attempts = attempts
-                    raise result.error
+                    ):
+                        # Waiting as told would outlive the policy or the deadline: say so now.
+                        raise _rate_limited(error, outcome.retry_after)
+                    if not decision.retry or not self._budget.try_spend():
+                        raise error
+                    logger.info(
+                        "GET %s: %s; retrying in %.2fs", url, decision.reason, decision.delay
+                    )
+                    await self._sleep(decision.delay)
         except TimeoutError:
             raise APITimeoutError(
-                f"no complete response within the {timeout:g}s deadline",
+                f"no complete response within the {timeouts.deadline:g}s deadline",
                 url=str(url),
                 attempts=attempts,
             ) from None
 
-    async def _attempt(self, url: URL, attempt: int) -> Any:
-        """One GET: the parsed JSON, or a _Failure the retry policy may retry."""
+    async def _attempt(self, url: URL, attempt: int, timeout: aiohttp.ClientTimeout) -> Any:
+        """One GET: the parsed JSON, or a _Failure for the retry policy to judge."""
         session = self._ensure_session()
         loop = asyncio.get_running_loop()
         started = loop.time()
         headers = {"Authorization": f"Bearer {self._token.value}", "Accept": "application/json"}
+        failure: BaseException | None = None
         try:
             async with session.get(
-                url, headers=headers, allow_redirects=False, timeout=self._attempt_timeout
+                url,
+                headers=headers,
+                allow_redirects=False,
+                raise_for_status=False,  # a borrowed session may say otherwise
+                timeout=timeout,
             ) as resp:
                 body = await resp.read()
                 status, resp_headers = resp.status, resp.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
+            failure = exc
+        if failure is not None:  # handled outside the except block: no aiohttp __context__
             if self._closed:
-                raise ClientClosedError("the Client was closed during the request") from None
-            reason = self._describe(exc)
+                raise ClientClosedError("the Client was closed during the request")
+            reason = self._describe(failure)
             logger.debug("GET %s attempt %d failed: %s", url, attempt, reason)
-            kind = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+            kind = APITimeoutError if isinstance(failure, TimeoutError) else APIConnectionError
             return _Failure(None, None, kind(f"request failed: {reason}", url=str(url)))
         logger.debug(
             "GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, loop.time() - started
         )
         if not 200 <= status < 300:
             error = error_from_response(status, resp_headers, body, url=str(url))
-            if status not in RETRYABLE_STATUSES:
-                raise error
-            error.retry_after = parse_retry_after(resp_headers.get("Retry-After"))
-            return _Failure(status, error.retry_after, error)
+            retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
+            return _Failure(status, retry_after, error)
         return decipher(status, resp_headers, body, url=str(url))
 
     def _describe(self, exc: BaseException) -> str:
@@ -307,12 +332,52 @@ class _Failure:
         self.error = error
 
 
-def _check_seconds(name: str, value: Any, exc: type[CarrierXError] = ConfigurationError) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
-        raise exc(f"{name} must be a positive number of seconds, got {value!r}")
+def _rate_limited(error: APIError, retry_after: float) -> RateLimitError:
+    """The error for a server that asks for a longer wait than the client will make."""
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after
+        return error
+    return RateLimitError(
+        error.status,
+        f"{error.message} (Retry-After {retry_after:g}s is longer than this call may wait)",
+        errors=error.errors,
+        body=error.body,
+        url=error.url,
+        attempts=error.attempts,
+        retry_after=retry_after,
+    )
+
+
+@attrs.frozen
+class _Timeouts:
+    """One call's time limits: its overall deadline and each attempt's socket timeouts."""
+
+    deadline: float
+    attempt: aiohttp.ClientTimeout
+
+
+def _timeouts(deadline: Any, connect: Any, read: Any, exc: type[CarrierXError]) -> _Timeouts:
+    """Checked time limits; ``exc`` is the error to raise for a bad value."""
+    for name, value in (
+        ("timeout", deadline),
+        ("connect_timeout", connect),
+        ("read_timeout", read),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+            raise exc(f"{name} must be a positive number of seconds, got {value!r}")
+    return _Timeouts(
+        float(deadline), aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+    )
+
+
+def _check_prefetch(value: Any, exc: type[CarrierXError]) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise exc(f"prefetch must be a whole number >= 0, got {value!r}")
 
 
 _DONE: Final = object()
+#: Name prefix of the prefetch tasks a stream runs (visible in asyncio.all_tasks()).
+PREFETCH_TASK: Final = "carrierx_async prefetch"
 
 
 class _Feed(Generic[T]):
@@ -320,7 +385,8 @@ class _Feed(Generic[T]):
 
     With several queries (the alternatives of an ``|`` filter) one producer task runs
     per query and their pages are merged; records are then de-duplicated by ``did_sid``
-    across the alternatives and ``max_items`` applies to the merged stream.
+    across the alternatives and ``max_items`` applies to the merged stream. Once a feed
+    has raised, it raises the same error again; once it has ended, it stays ended.
     """
 
     def __init__(
@@ -329,12 +395,12 @@ class _Feed(Generic[T]):
         queries: list[Query],
         *,
         prefetch: int,
-        timeout: float,
+        timeouts: _Timeouts,
         decode: Callable[[list[Any]], list[T]],
     ) -> None:
         self._client = client
         self._walkers = [Paginator(q) for q in queries]
-        self._timeout = timeout
+        self._timeouts = timeouts
         self._decode = decode
         self._inline = len(queries) == 1 and prefetch == 0
         self._prefetch = max(prefetch, 1)
@@ -346,7 +412,7 @@ class _Feed(Generic[T]):
         self._max_items = queries[0].max_items
         self._yielded = 0
         self._finished = False
-        self._error: CarrierXError | None = None
+        self._error: BaseException | None = None
         client._feeds.add(self)
 
     async def _fetch(self, walker: Paginator) -> Page[T] | None:
@@ -354,9 +420,8 @@ class _Feed(Generic[T]):
         if request is None:
             return None
         offset, limit = request
-        data = await self._client._get_json(
-            _LIST_PATH, walker.query.params(offset=offset, limit=limit), timeout=self._timeout
-        )
+        params = walker.query.params(offset=offset, limit=limit)
+        data = await self._client._get_json(_LIST_PATH, params, self._timeouts)
         items, envelope = walker.accept(data)
         return attrs.evolve(envelope, items=self._decode(items))
 
@@ -376,33 +441,49 @@ class _Feed(Generic[T]):
         self._running = len(self._walkers)
         for index in range(len(self._walkers)):
             self._slots.append(asyncio.Semaphore(self._prefetch))
-            self._tasks.append(asyncio.create_task(self._produce(index)))
+            task = asyncio.create_task(self._produce(index), name=f"{PREFETCH_TASK} {index}")
+            self._tasks.append(task)
 
     async def next(self) -> Page[T] | None:
         """The next page, or None at the end."""
-        if self._error is not None:
-            raise self._error
-        while not self._finished:
-            if self._inline:
-                fetched = await self._fetch(self._walkers[0])
-                self._finished = fetched is None
-                return fetched
-            if not self._tasks:
-                self._start()
-            if self._running == 0:
-                self._finished = True
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._finished:
                 return None
+            try:
+                page = await self._next_page()
+            except Exception as exc:
+                self._error = exc
+                await self.aclose()
+                raise
+            if page is None:
+                self._finished = True
+                if self._error is not None:
+                    raise self._error
+                return None
+            if self._merge_seen is not None:
+                page = self._merge(page)
+                if self._max_items is not None and self._yielded >= self._max_items:
+                    await self.aclose()  # the merged stream is complete
+            return page
+
+    async def _next_page(self) -> Page[T] | None:
+        if self._inline:
+            return await self._fetch(self._walkers[0])
+        if not self._tasks:
+            self._start()
+        while self._running:
             index, got = await self._queue.get()
+            if index < 0 or self._error is not None or self._finished:
+                return None  # woken by aclose(); next() reports why
             if got is _DONE:
                 self._running -= 1
                 continue
             if isinstance(got, BaseException):
-                await self.aclose()
                 raise got
             self._slots[index].release()
             page: Page[T] = got
-            if self._merge_seen is not None:
-                page = self._merge(page)
             return page
         return None
 
@@ -420,9 +501,6 @@ class _Feed(Generic[T]):
         if self._max_items is not None:
             items = items[: self._max_items - self._yielded]
             self._yielded += len(items)
-            if self._yielded >= self._max_items:
-                self._finished = True
-                self.cancel()
         return attrs.evolve(page, items=items)
 
     def cancel(self) -> None:
@@ -434,7 +512,7 @@ class _Feed(Generic[T]):
     async def aclose(self, error: CarrierXError | None = None) -> None:
         """Cancel producers and wait until they have released their connections.
 
-        With ``error``, a later ``next()`` raises it instead of ending quietly.
+        With ``error``, a later (or a waiting) ``next()`` raises it instead of ending.
         """
         self._finished = True
         if self._error is None:
@@ -442,7 +520,8 @@ class _Feed(Generic[T]):
         self.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+            self._tasks.clear()
+            self._queue.put_nowait((-1, _DONE))  # wake a consumer waiting for a page
 
 
 def _identity(item: Any) -> Any:
@@ -456,10 +535,18 @@ def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
 
 
 class _Stream(Generic[T]):
-    """Owns one feed: closed by ``async with``/``aclose()``, or cancelled when dropped."""
+    """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
+    cancelled when the stream is garbage collected."""
 
-    def __init__(self, feed: _Feed[T]) -> None:
-        self._feed = feed
+    def __init__(self, make_feed: Callable[[], _Feed[T]]) -> None:
+        self._make_feed = make_feed
+        self._started: _Feed[T] | None = None
+
+    @property
+    def _feed(self) -> _Feed[T]:
+        if self._started is None:
+            self._started = self._make_feed()
+        return self._started
 
     async def __aenter__(self) -> Self:
         return self
@@ -472,7 +559,7 @@ class _Stream(Generic[T]):
         await self._feed.aclose()
 
     def __del__(self) -> None:
-        feed = getattr(self, "_feed", None)
+        feed = getattr(self, "_started", None)
         if feed is not None:
             feed.cancel()
 
@@ -493,8 +580,8 @@ class PageIterator(_Stream[T]):
 class ItemIterator(_Stream[T]):
     """Records of a stream, one by one."""
 
-    def __init__(self, feed: _Feed[T]) -> None:
-        super().__init__(feed)
+    def __init__(self, make_feed: Callable[[], _Feed[T]]) -> None:
+        super().__init__(make_feed)
         self._items: list[T] = []
         self._pos = 0
 
@@ -517,16 +604,15 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     Also ``.pages()`` for Page objects and ``.dicts()`` for plain JSON dicts. Use
     ``async with`` (or ``await stream.aclose()``) to stop early deterministically;
-    a stream dropped after ``break`` cancels its prefetch at once.
+    a stream dropped after ``break`` cancels its prefetch as soon as it is collected.
     """
 
     def __init__(
-        self, client: Client, queries: list[Query], *, prefetch: int, timeout: float
+        self, client: Client, queries: list[Query], *, prefetch: int, timeouts: _Timeouts
     ) -> None:
-        self._client = client
         self._queries = queries
-        self._opts: dict[str, Any] = {"prefetch": prefetch, "timeout": timeout}
-        super().__init__(_Feed(client, queries, decode=decode_dids, **self._opts))
+        self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
+        super().__init__(functools.partial(self._walk, decode=decode_dids))
 
     @property
     def query(self) -> Query:
@@ -535,8 +621,8 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     def pages(self) -> PageIterator[AvailableDid]:
         """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(_Feed(self._client, self._queries, decode=decode_dids, **self._opts))
+        return PageIterator(functools.partial(self._walk, decode=decode_dids))
 
     def dicts(self) -> ItemIterator[dict[str, Any]]:
         """A fresh walk of the same query, yielding the records as plain dicts."""
-        return ItemIterator(_Feed(self._client, self._queries, decode=_decode_dicts, **self._opts))
+        return ItemIterator(functools.partial(self._walk, decode=_decode_dicts))

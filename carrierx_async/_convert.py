@@ -39,6 +39,7 @@ __all__ = [
     "decode_envelope",
     "decode_json",
     "decode_page",
+    "excerpt",
     "make_converter",
 ]
 
@@ -263,8 +264,9 @@ _FAST: Final = _fast_path_possible()
 _CONVERTER: Final = make_converter()
 
 
-def _excerpt(body: bytes) -> str:
-    return body[:_EXCERPT].decode("utf-8", "replace")
+def excerpt(body: bytes, limit: int = _EXCERPT) -> str:
+    """The start of a body as text, for error messages."""
+    return body[:limit].decode("utf-8", "replace")
 
 
 def decode_json(body: bytes, *, status: int = 200) -> Any:
@@ -273,7 +275,7 @@ def decode_json(body: bytes, *, status: int = 200) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ResponseDecodeError(
-            f"malformed JSON ({exc})", status=status, excerpt=_excerpt(body)
+            f"malformed JSON ({exc})", status=status, excerpt=excerpt(body)
         ) from None
 
 

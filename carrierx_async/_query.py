@@ -51,6 +51,8 @@ EXTERNAL_FILTERS: Final[frozenset[tuple[str, str]]] = frozenset(
     }
 )
 
+#: Fields a list can be ordered by: every DID attribute but the two structured ones.
+_ORDERABLE: Final = DID_FIELDS - {"attributes", "transformations"}
 _ORDER = re.compile(r"^(?P<field>[a-z_0-9]+)(?: (?P<dir>asc|desc))?$")
 
 
@@ -138,10 +140,10 @@ def _order(value: str | None) -> str | None:
     if text == "shuffle":
         return text
     m = _ORDER.match(text)
-    if m is None or m["field"] not in DID_FIELDS:
+    if m is None or m["field"] not in _ORDERABLE:
         raise FilterError(
             f"order {value!r} is not '<field>', '<field> asc', '<field> desc' or 'shuffle' "
-            f"with a DID field ({', '.join(sorted(DID_FIELDS))})"
+            f"with one of: {', '.join(sorted(_ORDERABLE))}"
         )
     return text
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from yarl import URL
 
-from ._convert import decode_envelope, decode_json
+from ._convert import decode_envelope, decode_json, excerpt
 from ._errors import (
     APIError,
     ConfigurationError,
@@ -35,16 +35,12 @@ from ._errors import (
 from ._models import Page
 from ._query import Query
 
-__all__ = ["OVERLAP", "Paginator", "check_base_url", "decipher", "error_from_response", "origin"]
+__all__ = ["OVERLAP", "Paginator", "check_base_url", "decipher", "error_from_response"]
 
 #: Records re-read at each page boundary to bridge numbers rented mid-stream.
 OVERLAP: Final = 10
-_EXCERPT: Final = 200
-
-
-def origin(url: URL) -> tuple[str, str, int | None]:
-    """Scheme, host and port: the only place credentials may be sent."""
-    return (url.scheme, url.host or "", url.port)
+#: How much of an error body an APIError keeps.
+_ERROR_BODY: Final = 200
 
 
 def _is_loopback(host: str) -> bool:
@@ -71,10 +67,6 @@ def check_base_url(base_url: str | URL) -> URL:
     return url.with_path(url.path.rstrip("/"))
 
 
-def _excerpt(body: bytes) -> str:
-    return body[:_EXCERPT].decode("utf-8", "replace")
-
-
 def error_from_response(
     status: int, headers: Mapping[str, str], body: bytes, *, url: str = ""
 ) -> APIError:
@@ -91,10 +83,12 @@ def error_from_response(
         if isinstance(raw_errors, list):
             errors = [e for e in raw_errors if isinstance(e, dict)]
     if not message:
-        message = _excerpt(body).strip() or _REASONS.get(status, "error")
+        message = excerpt(body, _ERROR_BODY).strip() or _REASONS.get(status, "error")
     if 300 <= status < 400:
         message = f"redirect to {headers.get('Location', '?')!r} not followed"
-    return error_for_status(status)(status, message, errors=errors, body=_excerpt(body), url=url)
+    return error_for_status(status)(
+        status, message, errors=errors, body=excerpt(body, _ERROR_BODY), url=url
+    )
 
 
 _REASONS: Final = {
@@ -114,9 +108,18 @@ def decipher(status: int, headers: Mapping[str, str], body: bytes, *, url: str =
         raise ResponseDecodeError(
             f"expected a JSON body, got content type {ctype or 'none'!r}",
             status=status,
-            excerpt=body[:120].decode("utf-8", "replace"),
+            excerpt=excerpt(body),
         )
     return decode_json(body, status=status)
+
+
+_KEY_TYPES: Final = frozenset({str, type(None)})
+
+
+def _identity_of(item: Any, key: str) -> str | None:
+    """The record's identity, or None when it has none usable (then it is never dropped)."""
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _key_field(query: Query) -> str | None:
@@ -155,6 +158,10 @@ class Paginator:
         """Take one page's JSON; return the records to yield and the envelope."""
         items, page = decode_envelope(data, status=status)
         request_offset = self.offset
+        if page.offset is not None and page.offset != request_offset:
+            raise PaginationError(
+                f"asked for offset {request_offset}, the server answered for offset {page.offset}"
+            )
         if self._key is None:
             new = items
         else:
@@ -162,8 +169,10 @@ class Paginator:
             seen = self._seen
             try:  # one C-level pass; the per-item path only for odd pages
                 ids = list(map(dict.get, items, repeat(key)))
+                if not _KEY_TYPES.issuperset(map(type, ids)):
+                    raise TypeError
             except TypeError:
-                ids = [item.get(key) if isinstance(item, dict) else None for item in items]
+                ids = [_identity_of(item, key) for item in items]
             lead = 0  # the re-read overlap comes first: skip it without a per-item filter
             while lead < len(ids) and ids[lead] is not None and ids[lead] in seen:
                 lead += 1

@@ -32,6 +32,7 @@ from carrierx_async import (
     ServerError,
     UnprocessableEntityError,
 )
+from carrierx_async._client import PREFETCH_TASK
 from carrierx_async.testing import (
     Churn,
     Delay,
@@ -85,10 +86,16 @@ def list_requests(fake):
 def producer_tasks():
     """Our own background tasks still alive (prefetch producers)."""
     return [
-        t
-        for t in asyncio.all_tasks()
-        if not t.done() and "_Feed" in getattr(t.get_coro(), "__qualname__", "")
+        t for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith(PREFETCH_TASK)
     ]
+
+
+async def test_producer_tasks_are_visible_while_streaming(client):
+    # Guards the helper above: a renamed task would make every "no task left" check vacuous.
+    async with client.available_dids(page_size=10, prefetch=2) as stream:
+        await anext(stream)
+        assert producer_tasks() != []
+    assert producer_tasks() == []
 
 
 def acquired_connections(client):
@@ -227,6 +234,22 @@ async def test_wrong_token_is_authentication_error_without_token(fake):
     assert len(fake.requests) == 1  # 401 is not retried
 
 
+async def test_borrowed_session_raise_for_status_is_ignored(fake):
+    async with (
+        aiohttp.ClientSession(raise_for_status=True) as session,
+        Client("wrong-token-value", base_url=fake.base_url, session=session) as c,
+    ):
+        with pytest.raises(AuthenticationError):
+            await anext(aiter(c.available_dids()))
+    assert len(fake.requests) == 1
+
+
+def test_token_file_content_with_newline_is_accepted():
+    assert repr(Client(TOKEN + "\n")).startswith("<Client")
+    with pytest.raises(ConfigurationError, match="line break"):
+        Client("abc\ndef")
+
+
 async def test_borrowed_session_is_not_closed(fake):
     async with aiohttp.ClientSession() as session:
         async with Client(TOKEN, base_url=fake.base_url, session=session) as c:
@@ -275,6 +298,27 @@ async def test_error_classes_not_retried(client, fake, status, cls):
     assert len(fake.requests) == 1
 
 
+async def test_attempts_counted_when_a_retry_ends_in_a_client_error(client, fake):
+    fake.add_fault(Status(503))
+    fake.add_fault(Status(400))
+    with pytest.raises(BadRequestError) as info:
+        await anext(aiter(client.available_dids()))
+    assert info.value.attempts == 2
+    assert "after 2 attempts" in str(info.value)
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_a_failed_stream_keeps_failing(client, fake, prefetch):
+    fake.add_fault(Status(404))
+    stream = client.available_dids(prefetch=prefetch)
+    with pytest.raises(NotFoundError):
+        await anext(stream)
+    with pytest.raises(NotFoundError):
+        await anext(stream)
+    assert len(fake.requests) == 1
+
+
 @pytest.mark.parametrize(("status", "cls"), [(429, RateLimitError), (503, ServerError)])
 async def test_retryable_status_exhausts_attempts(client, fake, sleeps, status, cls):
     fake.add_fault(Status(status), times=3)
@@ -300,11 +344,20 @@ async def test_retry_after_is_honoured(client, fake, sleeps):
     assert sleeps == [7.0]
 
 
-async def test_retry_after_too_long_fails_at_once(client, fake, sleeps):
-    fake.add_fault(Status(429, retry_after="120"))
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_too_long_fails_at_once(client, fake, sleeps, status):
+    fake.add_fault(Status(status, retry_after="120"))
     with pytest.raises(RateLimitError) as info:
         await anext(aiter(client.available_dids()))
-    assert info.value.retry_after == 120.0
+    assert info.value.retry_after == 120.0 and info.value.status == status
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+async def test_retry_after_beyond_the_deadline_fails_at_once(client, fake, sleeps):
+    fake.add_fault(Status(503, retry_after="30"))
+    with pytest.raises(RateLimitError, match="longer than this call may wait") as info:
+        await anext(aiter(client.available_dids(timeout=5)))
+    assert info.value.retry_after == 30.0
     assert len(fake.requests) == 1 and sleeps == []
 
 
@@ -369,12 +422,43 @@ async def test_attempt_timeout_then_success(fake, sleeps):
     assert len(got) == 3 and len(fake.requests) == 2 and len(sleeps) == 1
 
 
+async def test_per_call_read_timeout(client, fake, sleeps):
+    fake.add_fault(Delay(1.0))
+    got = [d async for d in client.available_dids(max_items=3, read_timeout=0.2)]
+    assert len(got) == 3 and len(fake.requests) == 2 and len(sleeps) == 1
+
+
+async def test_bad_per_call_timeouts_refused_before_request(client, fake):
+    for kwargs in ({"timeout": 0}, {"read_timeout": -1}, {"connect_timeout": "1"}):
+        with pytest.raises(FilterError, match="seconds"):
+            client.available_dids(**kwargs)
+    assert fake.requests == []
+
+
 async def test_slow_drip_cannot_evade_deadline(fake):
     async with Client(TOKEN, base_url=fake.base_url, read_timeout=5.0) as c:
         fake.add_fault(SlowDrip(chunk_size=64, interval=0.05))
         with pytest.raises(APITimeoutError, match="deadline"):
             await anext(aiter(c.available_dids(page_size=50, timeout=0.3)))
         assert acquired_connections(c) == 0
+
+
+async def test_retry_budget_spent_by_concurrent_streams(fake, sleeps):
+    async def record_sleep(seconds):
+        sleeps.append(seconds)
+
+    budget = RetryBudget(capacity=3)
+    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget, _sleep=record_sleep) as c:
+        fake.add_fault(Status(503), times=100)
+
+        async def one(state):
+            with pytest.raises(ServerError):
+                await anext(aiter(c.available_dids(filter=f"state eq {state}")))
+
+        await asyncio.gather(*(one(s) for s in ["NY", "CA", "TX", "IL", "FL", "WA"]))
+    # Six streams, three retries between them, not six times max_retries.
+    assert len(sleeps) == 3
+    assert len(fake.requests) == 6 + 3
 
 
 async def test_retry_budget_shared_and_spent(fake, sleeps):
@@ -448,18 +532,33 @@ async def test_churn_between_pages_loses_and_repeats_nothing(client, fake):
     assert got == before[:400]
 
 
-async def test_churn_fault_no_duplicates(client, fake):
+async def test_churn_fault_loses_and_repeats_nothing(client, fake):
+    # Each faulted request removes the first three records of the result set after it is
+    # served (numbers rented by others), shifting every later offset back by three.
+    original = [d["did_sid"] for d in fake.inventory[:200]]
     fake.add_fault(Churn(remove=3), times=3)
     got = [d.did_sid async for d in client.available_dids(page_size=40, max_items=200)]
-    assert len(got) == len(set(got)) == 200
+    assert got == original
+    assert len(list_requests(fake)) == 7  # 40 new, then 30 new per page (10 overlap)
 
 
 async def test_stuck_server_raises(client, fake):
     fake.add_fault(Stuck(), times=5)
-    with pytest.raises(PaginationError, match="not advancing"):
+    with pytest.raises(PaginationError, match="answered for offset 0"):
         async for _ in client.available_dids(page_size=10):
             pass
     assert len(list_requests(fake)) == 2
+
+
+async def test_server_jumping_back_later_never_duplicates(client, fake):
+    got = []
+    with pytest.raises(PaginationError, match="asked for offset 16"):
+        async for did in client.available_dids(page_size=10, prefetch=0):
+            got.append(did.did_sid)
+            if len(got) == 12:
+                fake.add_fault(Stuck())  # the third request gets the first page again
+    assert len(got) == len(set(got)) == 18
+    assert len(list_requests(fake)) == 3
 
 
 async def test_empty_page_with_has_more_raises(client, fake):
@@ -521,6 +620,19 @@ async def test_cancel_task_mid_request(client, fake):
     await settle()
     assert producer_tasks() == []
     assert acquired_connections(client) == 0
+
+
+async def test_close_client_wakes_a_waiting_consumer(fake):
+    c = Client(TOKEN, base_url=fake.base_url)
+    fake.add_fault(Delay(5.0))
+    stream = c.available_dids(page_size=10)
+    waiting = asyncio.create_task(anext(stream))
+    while not fake.requests:
+        await asyncio.sleep(0.01)
+    await c.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(waiting, 2.0)
+    assert producer_tasks() == []
 
 
 async def test_close_client_stops_open_streams(fake):

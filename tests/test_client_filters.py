@@ -4,11 +4,13 @@ Expected results are computed here from the fake's inventory dicts with plain Py
 not with Filter.matches, so the client and the fake cannot agree on a shared mistake.
 """
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 
 from carrierx_async import Capability, Client, F, Filter, FilterError
+from carrierx_async._client import PREFETCH_TASK
 from carrierx_async.testing import EXTERNAL_SID_PREFIX
 
 TOKEN = "fake-token-not-a-secret"
@@ -122,6 +124,8 @@ async def test_overlapping_alternatives_never_duplicate(client, fake):
 async def test_max_items_applies_to_merged_stream(client, fake):
     flt = (F.state == "NY") | (F.state == "CA")
     got = [d async for d in client.available_dids(filter=flt, max_items=50, page_size=20)]
+    # The loop has ended: no alternative is still fetching.
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith(PREFETCH_TASK)] == []
     assert len(got) == 50
     assert len({d.did_sid for d in got}) == 50
     assert {d.state for d in got} <= {"NY", "CA"}

@@ -22,7 +22,7 @@ from carrierx_async._sansio import OVERLAP, Paginator, check_base_url, decipher,
 JSON = {"Content-Type": "application/json"}
 
 
-def envelope(ids, *, has_more, offset=0):
+def envelope(ids, *, has_more, offset=None):
     return {
         "count": len(ids),
         "has_more": has_more,
@@ -185,6 +185,23 @@ def test_paginator_max_items_smaller_than_page():
     assert p.next_request() == (0, 3)
     new, _ = p.accept(envelope("abc", has_more=True))
     assert len(new) == 3 and p.next_request() is None
+
+
+def test_paginator_refuses_a_page_for_another_offset():
+    p = Paginator(build_query(page_size=4))
+    walk(p, [envelope("abcd", has_more=True, offset=0)])
+    assert p.next_request() == (3, 4)
+    with pytest.raises(
+        PaginationError, match="asked for offset 3, the server answered for offset 0"
+    ):
+        p.accept(envelope("abcd", has_more=True, offset=0))
+
+
+def test_paginator_ignores_records_without_a_string_identity():
+    p = Paginator(build_query(page_size=4))
+    page = {"items": [{"did_sid": ["x"]}, {"did_sid": 7}, {"did_sid": "a"}], "has_more": False}
+    new, _ = p.accept(page)
+    assert len(new) == 3
 
 
 def test_paginator_empty_page_with_has_more_raises():
