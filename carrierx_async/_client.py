@@ -36,7 +36,7 @@ from ._errors import (
 )
 from ._filters import Filter
 from ._models import AvailableDid, Page
-from ._query import EXTERNAL_FILTERS, Query, build_query, field_params, validate_fields
+from ._query import Query, build_query, field_params, validate_fields, widen_external_filters
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._sansio import Paginator, check_base_url, decipher, error_from_response
 
@@ -96,9 +96,7 @@ class Client:
         _check_prefetch(prefetch, ConfigurationError)
         self._policy = RetryPolicy(max_retries=max_retries)
         self._budget = retry_budget if retry_budget is not None else RetryBudget()
-        self._external_filters = EXTERNAL_FILTERS | frozenset(
-            (str(f), str(o)) for f, o in external_filters
-        )
+        self._external_filters = widen_external_filters(external_filters)
         self._prefetch = prefetch
         self._session = session
         self._owns_session = session is None

@@ -7,8 +7,9 @@ field is noticed. Errors name the record and the field that failed.
 Speed (benchmarks/README.md): JSON is parsed by orjson. A page of records is structured
 with no Python code run per record: each kind of field is type-checked in one C-level
 pass over the page, capabilities and prices come from small caches, and each instance's
-``__dict__`` is a copy of its JSON object with the typed values swapped in (what the attrs
-``__init__`` does, minus 27 keyword arguments; the model is frozen but not slotted for this).
+``__dict__`` is its JSON object with the typed values swapped in (what the attrs ``__init__``
+does, minus 27 keyword arguments and a copy; the model is frozen but not slotted for this).
+``decode_dids`` therefore takes ownership of the dicts it is given.
 A page the fast path cannot vouch for is decoded again record by record by cattrs with
 detailed validation, which accepts exactly what it accepted before and raises the
 precise error. Records of a page share one ``present_fields`` set when they have the
@@ -166,8 +167,10 @@ class _Shape:
 class _PageDecoder:
     """Structures a whole page of DID dicts at once, or raises _Fallback.
 
-    Each record's instance dict is a copy of its JSON object with the typed values
-    swapped in: one C-level pass per field kind, no Python code run per record.
+    Each record's JSON object becomes its instance's ``__dict__``, with the typed values
+    swapped in: one C-level pass per field kind, no Python code run per record. The
+    objects are changed only once every check has passed, so a page that falls back to
+    the precise path is seen there unchanged.
     """
 
     def __init__(self, *, forbid_extra_keys: bool) -> None:
@@ -214,7 +217,9 @@ class _PageDecoder:
             ]
         except KeyError:
             raise _Fallback from None
-        records = list(map(dict, items))  # never change the caller's objects
+        # Every check has passed: from here on nothing fails, and the JSON objects are
+        # taken over as the instances' __dict__ (the caller parsed them for this).
+        records = items
         put = dict.__setitem__
         for name, column in typed_columns:
             deque(map(put, records, repeat(name), column), 0)
@@ -342,7 +347,7 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
 def decode_dids(
     items: list[Any], *, status: int = 200, converter: cattrs.Converter | None = None
 ) -> list[AvailableDid]:
-    """Structure one page's raw records; errors say which record and field failed."""
+    """Structure one page's raw records (taking over the dicts); errors name record and field."""
     conv = converter or _CONVERTER
     fast = conv.page_decoder if isinstance(conv, _Converter) else None
     if fast is not None:

@@ -52,7 +52,16 @@ import attrs
 from ._errors import FilterError
 from ._models import DID_FIELDS, AvailableDid, Capability
 
-__all__ = ["F", "Condition", "Field", "Filter", "Nearby", "field_name", "parse_filter"]
+__all__ = [
+    "F",
+    "Condition",
+    "Field",
+    "Filter",
+    "Nearby",
+    "check_operator",
+    "field_name",
+    "parse_filter",
+]
 
 NearbyKind = Literal["npa", "zip", "latlng"]
 
@@ -253,6 +262,13 @@ def _unknown(name: str, choices: Iterable[str]) -> FilterError:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ";"
     return _UnknownFieldError(f"unknown field {name!r}{hint} valid fields: {', '.join(valid)}")
+
+
+def check_operator(field: str, op: str) -> None:
+    """FilterError unless ``field op <value>`` can be written (what the DSL accepts)."""
+    if field not in _FIELDS:
+        raise _unknown(field, _FIELDS)
+    _kind(field, op)
 
 
 def _kind(field: str, op: str) -> _Kind:

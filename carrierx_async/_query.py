@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import attrs
 
-from ._errors import FilterError
-from ._filters import Filter, field_name, parse_filter
+from ._errors import ConfigurationError, FilterError
+from ._filters import Filter, check_operator, field_name, parse_filter
 from ._models import DID_FIELDS
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Query",
     "build_query",
     "field_params",
+    "widen_external_filters",
 ]
 
 #: The API's upper bound for ``limit`` (reference 5.1); also our default page size.
@@ -83,6 +84,19 @@ class Query:
     def with_filter(self, flt: Filter) -> Query:
         """The same query with another filter (one alternative of an ``|`` filter)."""
         return attrs.evolve(self, filter=flt)
+
+
+def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    """EXTERNAL_FILTERS plus ``pairs``, each checked to be a field/operator the DSL knows."""
+    extra = set()
+    for pair in pairs:
+        try:
+            field, op = pair
+            check_operator(field, op)
+        except (TypeError, ValueError) as exc:  # FilterError is a ValueError
+            raise ConfigurationError(f"external_filters entry {pair!r}: {exc}") from None
+        extra.add((field, op))
+    return EXTERNAL_FILTERS | extra
 
 
 def _positive_int(name: str, value: Any, upper: int | None = None) -> int:

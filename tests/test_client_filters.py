@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from carrierx_async import Capability, Client, F, Filter, FilterError
+from carrierx_async import Capability, Client, ConfigurationError, F, Filter, FilterError
 from carrierx_async._client import PREFETCH_TASK
 from carrierx_async.testing import EXTERNAL_SID_PREFIX
 
@@ -188,6 +188,19 @@ async def test_external_numbers_come_after_internal(client, fake):
     external = got[len(internal) :]
     assert external and all(sid.startswith(EXTERNAL_SID_PREFIX) for sid in external)
     assert len(got) <= 10
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        (("prize", "le"), "unknown field 'prize'"),
+        (("price", "like"), "does not apply"),
+        ("x", "external_filters entry"),
+    ],
+)
+def test_external_filters_entries_are_checked(entry, match):
+    with pytest.raises(ConfigurationError, match=match):
+        Client(TOKEN, base_url="http://127.0.0.1:9/core/v2", external_filters=[entry])
 
 
 async def test_external_filters_can_be_widened_per_client(fake):

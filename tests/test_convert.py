@@ -1,5 +1,6 @@
 """Decoding real response bytes into models (pure, no event loop)."""
 
+import copy
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -131,14 +132,14 @@ def test_fast_path_takes_a_realistic_page_and_matches_cattrs():
         )
         for i in range(50)
     ]
-    fast = _CONVERTER.page_decoder(items)  # raises rather than fall back
+    fast = _CONVERTER.page_decoder(copy.deepcopy(items))  # raises rather than fall back
     _same(fast, _slow(items))
     assert all(d.present_fields == DID_FIELDS for d in fast)
 
 
 def test_fast_path_field_filtered_page():
     items = [{"phonenumber": f"1516{i:07d}", "price": "0.6", "unknown": 1} for i in range(5)]
-    fast = _CONVERTER.page_decoder(items)
+    fast = _CONVERTER.page_decoder(copy.deepcopy(items))
     _same(fast, _slow(items))
     assert fast[0].present_fields == {"phonenumber", "price"} and fast[0].state is None
 
@@ -154,7 +155,7 @@ def test_fast_path_field_filtered_page():
     ],
 )
 def test_pages_the_fast_path_declines_still_decode_as_before(items):
-    _same(decode_dids(items), _slow(items))
+    _same(decode_dids(copy.deepcopy(items)), _slow(items))
 
 
 @pytest.mark.parametrize(
@@ -178,14 +179,22 @@ def test_bad_value_on_a_big_page_names_the_record(field, value):
 
 def test_strict_converter_rejects_an_unknown_key_on_any_record():
     strict = make_converter(forbid_extra_keys=True)
+    assert len(decode_dids([_record(i) for i in range(5)], converter=strict)) == 5
     items = [_record(i) for i in range(5)]
-    assert len(decode_dids(items, converter=strict)) == 5
     items[3] = dict(items[3], brand_new_field=1)
     with pytest.raises(ResponseDecodeError, match=r"items\[3\]"):
         decode_dids(items, converter=strict)
     filtered = [{"phonenumber": "1", "extra": 1}]
     with pytest.raises(ResponseDecodeError, match=r"items\[0\]"):
         decode_dids(filtered, converter=strict)
+
+
+def test_declined_page_reaches_the_precise_path_unchanged():
+    items = [_record(i) for i in range(10)]
+    items[9] = dict(items[9], capabilities=64)  # declined only at the capability check
+    pristine = copy.deepcopy(items)
+    decode_dids(items)
+    assert items == pristine
 
 
 def test_price_cache_stays_correct_past_its_bound():
@@ -216,7 +225,7 @@ _records = st.dictionaries(
 def test_fast_path_never_disagrees_with_cattrs(items, strict):
     converter = make_converter(forbid_extra_keys=strict)
     try:
-        fast = converter.page_decoder(items)
+        fast = converter.page_decoder(copy.deepcopy(items))
     except Exception:
         return  # declined: the record-by-record path decides
     _same(fast, _slow(items, converter))
@@ -242,4 +251,4 @@ _valid = {
     )
 )
 def test_valid_full_records_take_the_fast_path(items):
-    _same(_CONVERTER.page_decoder(items), _slow(items))
+    _same(_CONVERTER.page_decoder(copy.deepcopy(items)), _slow(items))
