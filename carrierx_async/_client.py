@@ -92,6 +92,7 @@ class Client:
             raise ConfigurationError("the token contains a line break")
         self._token = _Secret(token)
         self._base_url = check_base_url(base_url)
+        self._list_url = self._base_url / _LIST_PATH
         self._timeouts = _timeouts(timeout, connect_timeout, read_timeout, ConfigurationError)
         _check_prefetch(prefetch, ConfigurationError)
         self._policy = RetryPolicy(max_retries=max_retries)
@@ -207,7 +208,7 @@ class Client:
             raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
         include, exclude = validate_fields(include_fields, exclude_fields)
         data = await self._get_json(
-            f"{_LIST_PATH}/{did_sid}",
+            self._list_url / did_sid,
             field_params(include, exclude),
             self._call_timeouts(timeout, None, None),
         )
@@ -227,9 +228,9 @@ class Client:
             FilterError,
         )
 
-    async def _get_json(self, path: str, params: dict[str, str], timeouts: _Timeouts) -> Any:
-        """GET base_url/path with retries, all within the call's deadline; return JSON."""
-        url = (self._base_url / path).with_query(params)
+    async def _get_json(self, url: URL, params: dict[str, str], timeouts: _Timeouts) -> Any:
+        """GET url?params with retries, all within the call's deadline; return JSON."""
+        url = url.with_query(params)
         loop = asyncio.get_running_loop()
         attempts = 0
         try:
@@ -299,9 +300,9 @@ class Client:
             logger.debug("GET %s attempt %d failed: %s", url, attempt, reason)
             kind = APITimeoutError if isinstance(failure, TimeoutError) else APIConnectionError
             return _Failure(None, None, kind(f"request failed: {reason}", url=str(url)))
-        logger.debug(
-            "GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, loop.time() - started
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = loop.time() - started
+            logger.debug("GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, elapsed)
         if not 200 <= status < 300:
             error = error_from_response(status, resp_headers, body, url=str(url))
             retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
@@ -419,9 +420,9 @@ class _Feed(Generic[T]):
             return None
         offset, limit = request
         params = walker.query.params(offset=offset, limit=limit)
-        data = await self._client._get_json(_LIST_PATH, params, self._timeouts)
+        data = await self._client._get_json(self._client._list_url, params, self._timeouts)
         items, envelope = walker.accept(data)
-        return attrs.evolve(envelope, items=self._decode(items))
+        return envelope.with_items(self._decode(items))
 
     async def _produce(self, index: int) -> None:
         walker, slots = self._walkers[index], self._slots[index]
@@ -499,7 +500,7 @@ class _Feed(Generic[T]):
         if self._max_items is not None:
             items = items[: self._max_items - self._yielded]
             self._yielded += len(items)
-        return attrs.evolve(page, items=items)
+        return page.with_items(items)
 
     def cancel(self) -> None:
         """Cancel producer tasks without waiting (used when the stream is dropped)."""

@@ -365,12 +365,4 @@ def decode_page(
 ) -> Page[AvailableDid]:
     """Decode a list response body into a Page of AvailableDid."""
     items, page = decode_envelope(decode_json(body, status=status), status=status)
-    return Page(
-        items=decode_dids(items, status=status, converter=converter),
-        count=page.count,
-        has_more=page.has_more,
-        limit=page.limit,
-        offset=page.offset,
-        total=page.total,
-        next_url=page.next_url,
-    )
+    return page.with_items(decode_dids(items, status=status, converter=converter))
