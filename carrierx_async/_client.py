@@ -482,6 +482,9 @@ class _Feed(Generic[T]):
             if isinstance(got, BaseException):
                 raise got
             self._slots[index].release()
+            # Let the producer send its next request now, before the consumer works through
+            # this page without awaiting anything: otherwise "prefetch" starts too late.
+            await asyncio.sleep(0)
             page: Page[T] = got
             return page
         return None
