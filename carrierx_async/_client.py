@@ -316,7 +316,7 @@ class Client:
 
 
 class _Failure:
-    """A retryable outcome of one attempt and the error to raise if retries run out."""
+    """A failed attempt: what the retry policy needs, and the error to raise if it says stop."""
 
     __slots__ = ("error", "retry_after", "status")
 
