@@ -299,7 +299,10 @@ class Client:
             reason = self._describe(failure)
             logger.debug("GET %s attempt %d failed: %s", url, attempt, reason)
             kind = APITimeoutError if isinstance(failure, TimeoutError) else APIConnectionError
-            return _Failure(None, None, kind(f"request failed: {reason}", url=str(url)))
+            broken = kind(f"request failed: {reason}", url=str(url), attempts=attempt)
+            if isinstance(failure, aiohttp.ClientSSLError):
+                raise broken  # a certificate problem: trying again cannot fix it
+            return _Failure(None, None, broken)
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = loop.time() - started
             logger.debug("GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, elapsed)
