@@ -38,7 +38,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, NoReturn, TextIO
 
 from . import __version__
-from ._client import DEFAULT_BASE_URL, Client
+from ._client import DEFAULT_BASE_URL, AvailableDidStream, Client
 from ._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -48,6 +48,7 @@ from ._errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseDecodeError,
 )
 from ._filters import F, Filter, field_name, parse_filter
 from ._models import DID_FIELDS, AvailableDid, Capability
@@ -571,8 +572,19 @@ class _Progress:
 
 
 async def _search(client: Client, args: argparse.Namespace, flt: Filter | None) -> int:
-    out, fmt, max_items = sys.stdout, args.format, args.max_items
     stream = client.available_dids(filter=flt, **_query_args(args))
+    try:
+        return await _write_search(stream, args)
+    except NotFoundError as exc:  # a list answered 404: the URL, not a number, is wrong
+        raise ResponseDecodeError(
+            f"the search URL was not found ({exc.url or 'HTTP 404'}); check --base-url, "
+            "which must end in /core/v2",
+            status=404,
+        ) from None
+
+
+async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) -> int:
+    out, fmt, max_items = sys.stdout, args.format, args.max_items
     writer = _WRITERS[fmt](out, args.fields)
     progress = _Progress(sys.stderr.isatty() and (fmt == "table" or not out.isatty()))
     try:
@@ -610,8 +622,14 @@ async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) 
         from .testing import FakeCarrierX
 
         _note(DEMO_NOTICE)
-        async with FakeCarrierX() as fake, Client(fake.token, base_url=fake.base_url) as client:
-            return await _command(client, args, flt)
+        try:
+            async with (
+                FakeCarrierX() as fake,
+                Client(fake.token, base_url=fake.base_url) as client,
+            ):
+                return await _command(client, args, flt)
+        finally:  # once more at the end, where a long table leaves the reader
+            _note(DEMO_NOTICE)
     async with Client(token, base_url=args.base_url or DEFAULT_BASE_URL) as client:
         return await _command(client, args, flt)
 

@@ -99,6 +99,11 @@ class Client:
         self._budget = retry_budget if retry_budget is not None else RetryBudget()
         self._external_filters = widen_external_filters(external_filters)
         self._prefetch = prefetch
+        if session is not None and trace_configs:
+            raise ConfigurationError(
+                "trace_configs apply to a session the client creates; attach them to the "
+                "session you pass instead"
+            )
         self._session = session
         self._owns_session = session is None
         self._trace_configs = list(trace_configs or ())

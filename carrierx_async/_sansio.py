@@ -54,7 +54,15 @@ def _is_loopback(host: str) -> bool:
 
 def check_base_url(base_url: str | URL) -> URL:
     """Parse base_url; refuse clear-text http except to a loopback host."""
-    url = URL(base_url)
+    try:
+        url = URL(base_url)
+        url.port  # noqa: B018 - yarl checks the port range only when asked
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if url.user is not None or url.password is not None:
+        raise ConfigurationError(
+            "base_url must not carry credentials; pass the token with Client(token=...)"
+        )
     if url.scheme not in ("https", "http") or not url.host:
         raise ConfigurationError(f"base_url must be an https:// URL, got {str(url)!r}")
     if url.scheme == "http" and not _is_loopback(url.host):

@@ -162,7 +162,8 @@ async def test_first_command_on_a_terminal_shows_a_demo_table():
     assert [line.split()[0] for line in lines[1:]] == [r["phonenumber"] for r in expected]
     assert lines[1].split()[-1] == expected[0]["price"]
     assert len({len(line) for line in lines}) == 1  # aligned; price right-aligned
-    assert f"carrierx-dids: {DEMO_NOTICE}" in err.splitlines()
+    # Said before and after the table, so it is seen wherever the reader ends up.
+    assert err.splitlines().count(f"carrierx-dids: {DEMO_NOTICE}") == 2
     assert "\r" not in err  # stderr is a pipe: no progress line
 
 
@@ -187,7 +188,8 @@ async def test_progress_line_only_when_stderr_is_a_terminal():
     check_clean(out, err)
     assert len(out.splitlines()) == 3000
     assert "\r1,000 numbers..." in err
-    assert err.rstrip("\n").endswith("\r\x1b[K")  # cleared at the end
+    # Cleared at the end, before the closing demo notice.
+    assert err.rstrip("\n").endswith(f"\r\x1b[Kcarrierx-dids: {DEMO_NOTICE}")
 
 
 async def test_closed_stdout_pipe_exits_quietly():
@@ -203,7 +205,7 @@ async def test_closed_stdout_pipe_exits_quietly():
     assert json.loads(line)["did_sid"] == FakeCarrierX().inventory[0]["did_sid"]
     err = (await asyncio.wait_for(proc.stderr.read(), 20)).decode()
     assert await asyncio.wait_for(proc.wait(), 20) == EXIT_OK
-    assert err.splitlines() == [f"carrierx-dids: {DEMO_NOTICE}"]
+    assert err.splitlines() == [f"carrierx-dids: {DEMO_NOTICE}"] * 2
 
 
 # --- output formats against the test's fake ---
@@ -333,6 +335,24 @@ async def test_get_not_found_exits_4(fake, api):
 
 
 # --- failures ---
+
+
+async def test_search_404_points_at_the_base_url(fake, token_file):
+    base = fake.base_url.removesuffix("/core/v2")
+    result = await cli("--base-url", base, "--token-file", str(token_file))
+    assert result.code == EXIT_BAD_RESPONSE
+    assert "check --base-url" in error_line(result.err)
+    assert result.out == ""
+
+
+@pytest.mark.parametrize(
+    ("base", "fragment"),
+    [("https://[bad", "not a URL"), ("https://u:p@api.carrierx.com/core/v2", "credentials")],
+)
+async def test_unusable_base_url_exits_2(token_file, base, fragment):
+    result = await cli("--base-url", base, "--token-file", str(token_file))
+    assert result.code == EXIT_USAGE
+    assert fragment in error_line(result.err)
 
 
 async def test_wrong_token_exits_3_without_showing_it(fake, tmp_path):

@@ -215,6 +215,12 @@ def test_missing_token_is_a_clear_error(monkeypatch):
         Client()
 
 
+async def test_trace_configs_with_a_borrowed_session_refused():
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigurationError, match="trace_configs"):
+            Client(TOKEN, session=session, trace_configs=[aiohttp.TraceConfig()])
+
+
 def test_clear_text_base_url_refused():
     with pytest.raises(ConfigurationError, match="clear text"):
         Client(TOKEN, base_url="http://api.carrierx.com/core/v2")

@@ -209,6 +209,6 @@ def public_methods():
                 yield pytest.param(func, id=f"{cls.__name__}.{name}")
 
 
-@pytest.mark.parametrize("func", public_methods())
+@pytest.mark.parametrize("func", list(public_methods()))  # pytest 9.2+: no generators
 def test_every_public_method_has_a_docstring(func):
     assert (func.__doc__ or "").strip(), f"{func.__qualname__} has no docstring"

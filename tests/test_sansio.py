@@ -56,6 +56,9 @@ def test_base_url_accepted(url, normalised):
         ("ftp://api.carrierx.com/", "https://"),
         ("api.carrierx.com/core/v2", "https://"),
         ("https://api.carrierx.com/core/v2?x=1", "query"),
+        ("https://[bad", "not a URL"),
+        ("https://api.carrierx.com:99999/core/v2", "not a URL"),
+        ("https://user:secret@api.carrierx.com/core/v2", "credentials"),
     ],
 )
 def test_base_url_refused(url, match):
