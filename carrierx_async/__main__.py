@@ -589,7 +589,9 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
     progress = _Progress(sys.stderr.isatty() and (fmt == "table" or not out.isatty()))
     try:
         async with stream.pages() as pages:
+            more = False
             async for page in pages:
+                more = page.has_more
                 writer.add(page.items)
                 out.flush()
                 if page.has_more and (max_items is None or writer.count < max_items):
@@ -598,7 +600,7 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
         progress.clear()
     writer.finish()
     out.flush()
-    if args.max is None and max_items is not None and writer.count == max_items:
+    if args.max is None and max_items is not None and writer.count == max_items and more:
         _note(f"showing the first {TABLE_MAX} numbers; --max N shows more, --max 0 all")
     return EXIT_OK
 

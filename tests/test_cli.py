@@ -334,6 +334,19 @@ async def test_get_not_found_exits_4(fake, api):
     assert result.out == ""
 
 
+@pytest.mark.parametrize(("npa", "more"), [("786", False), ("212", True)])
+async def test_table_says_there_is_more_only_when_there_is(fake, api, npa, more):
+    # npa 786 with capabilities exactly 7 matches exactly 20 numbers: the table shows them all.
+    result = await cli(
+        "--format", "table", "--npa", npa, "--filter", "capabilities eq 7", *api
+    )  # fmt: skip
+    assert result.code == EXIT_OK
+    want = [d for d in fake.inventory if d["phonenumber"][1:4] == npa and d["capabilities"] == 7]
+    assert (len(want) == 20) is not more
+    assert len(result.out.splitlines()) == 1 + 20
+    assert ("showing the first 20" in result.err) is more
+
+
 # --- failures ---
 
 

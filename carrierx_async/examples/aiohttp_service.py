@@ -206,8 +206,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
     args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, os.environ.get("CARRIERX_TOKEN")))
+    token = os.environ.get("CARRIERX_TOKEN", "").strip() or None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args.host, args.port, token))
+    except OSError as exc:  # the port is taken, or the address is not ours
+        parser.exit(1, f"{parser.prog}: error: cannot listen on {args.host}:{args.port}: {exc}\n")
 
 
 if __name__ == "__main__":
