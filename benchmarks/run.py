@@ -144,17 +144,24 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
             got = await _count(raw_dicts(session, base, page_size=1000))
             return got / (time.perf_counter() - t)
 
-    async def typed() -> float:
-        async with Client(token=TOKEN, base_url=base) as client:
-            t = time.perf_counter()
-            got = await _count(client.available_dids(page_size=1000))
-            return got / (time.perf_counter() - t)
+    # The raw loop does not pipeline; the client by default prefetches one page ahead.
+    # The prefetch=0 variants isolate the client's overhead from that pipelining gain.
+    def client_runner(*, as_dicts: bool, prefetch: int | None = None) -> Runner:
+        kwargs: dict[str, Any] = {} if prefetch is None else {"prefetch": prefetch}
 
-    async def dicts() -> float:
-        async with Client(token=TOKEN, base_url=base) as client:
-            t = time.perf_counter()
-            got = await _count(client.available_dids(page_size=1000).dicts())
-            return got / (time.perf_counter() - t)
+        async def run() -> float:
+            async with Client(token=TOKEN, base_url=base) as client:
+                t = time.perf_counter()
+                stream = client.available_dids(page_size=1000, **kwargs)
+                got = await _count(stream.dicts() if as_dicts else stream)
+                return got / (time.perf_counter() - t)
+
+        return run
+
+    typed = client_runner(as_dicts=False)
+    dicts = client_runner(as_dicts=True)
+    typed_p0 = client_runner(as_dicts=False, prefetch=0)
+    dicts_p0 = client_runner(as_dicts=True, prefetch=0)
 
     async def pydantic() -> float:
         peer = PydanticClient(base, TOKEN)
@@ -165,12 +172,20 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
         finally:
             await peer.aclose()
 
-    # Each run must see every record exactly once.
+    # Each run must see every record exactly once, with and without prefetch.
     async with Client(token=TOKEN, base_url=base) as client:
-        sids = {d.did_sid async for d in client.available_dids(page_size=1000)}
-    assert len(sids) == n, f"client streamed {len(sids)} unique records of {n}"
+        for prefetch in (1, 0):
+            stream = client.available_dids(page_size=1000, prefetch=prefetch)
+            sids = {d.did_sid async for d in stream}
+            assert len(sids) == n, f"prefetch={prefetch}: {len(sids)} unique records of {n}"
 
-    variants: dict[str, Runner] = {"raw": raw, "typed": typed, "dicts": dicts}
+    variants: dict[str, Runner] = {
+        "raw": raw,
+        "typed": typed,
+        "dicts": dicts,
+        "typed p0": typed_p0,
+        "dicts p0": dicts_p0,
+    }
     why = pydantic_available()
     if why is None:
         variants["httpx+pydantic"] = pydantic
@@ -182,6 +197,16 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
     rows = [
         Row("1a typed records / raw aiohttp+orjson", ratio(rates, "typed", "raw"), 0.6),
         Row("1b .dicts() / raw aiohttp+orjson", ratio(rates, "dicts", "raw"), 0.95),
+        Row(
+            "1c typed records, prefetch=0 / raw aiohttp+orjson (info)",
+            ratio(rates, "typed p0", "raw"),
+            None,
+        ),
+        Row(
+            "1d .dicts(), prefetch=0 / raw aiohttp+orjson (info)",
+            ratio(rates, "dicts p0", "raw"),
+            None,
+        ),
     ]
     if why is None:
         rows += [
