@@ -4,7 +4,10 @@
     carrierx-dids get DID_SID [--format json]
 
 Decisions:
-- No subcommand means ``search``; options follow the subcommand.
+- No subcommand means ``search``. Options normally follow the subcommand, but one written
+  later (``carrierx-dids --demo get SID``) is moved to the front, unless it is an option's
+  value (``--locality get``).
+- Query errors from the library are reworded in flag terms (``--max``, not ``max_items``).
 - Credentials come from CARRIERX_TOKEN or ``--token-file`` only: a ``--token`` flag would
   leak into ``ps`` and shell history; usage errors never echo unrecognized values. With
   neither (and no ``--base-url``), or with ``--demo``, the embedded FakeCarrierX answers
@@ -32,6 +35,7 @@ import functools
 import json
 import operator
 import os
+import re
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -124,6 +128,24 @@ _RIGHT_ALIGNED: Final = frozenset({"price"})
 _CAPABILITY_FIELDS: Final = frozenset({"capabilities", "active_capabilities"})
 _SMS: Final = Capability.SMS_IN | Capability.SMS_OUT
 _MMS: Final = Capability.MMS_IN | Capability.MMS_OUT
+_COMMANDS: Final = frozenset({"search", "get"})
+_EXTERNAL_NEEDS_COUNTRY: Final = (
+    "--external needs --country (the external provider search requires country_code eq)"
+)
+#: build_query's argument names, as its messages spell them -> the flags that set them.
+_FLAG_TERMS: Final = {
+    "include_external=True": "--external",
+    "max_items": "--max",
+    "page_size": "--page-size",
+    "include_fields": "--fields",
+    "exclude_fields": "--fields",
+    "order": "--order",
+}
+# Only where a message names an argument (its start, after ': ' or 'with '), never inside
+# a quoted value the user gave, such as --order 'max_items'.
+_FLAG_TERM: Final = re.compile(
+    rf"(?:^|(?<=: )|(?<=with ))({'|'.join(map(re.escape, _FLAG_TERMS))})(?![\w=])"
+)
 _CAPABILITY_NAMES: Final = {  # API 8.2
     "voice": Capability.VOICE,
     "sms": _SMS,
@@ -141,6 +163,9 @@ class _UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr."""
+
+    #: Option strings of the subcommands that take a value (set by ``_parser``).
+    value_options: frozenset[str] = frozenset()
 
     def error(self, message: str) -> NoReturn:
         unknown = "unrecognized arguments: "
@@ -322,14 +347,32 @@ def _parser() -> _Parser:
     get.add_argument(
         "--format", choices=("table", "json"), help="default: table on a terminal, else json"
     )
+    parser.value_options = frozenset(
+        name
+        for sub in (search, get)
+        for action in sub._actions
+        if action.nargs != 0
+        for name in action.option_strings
+    )
     return parser
 
 
-def _with_command(argv: list[str]) -> list[str]:
-    """Make ``search`` the default subcommand."""
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
-        return ["search", *argv]
-    return argv
+def _with_command(argv: list[str], value_options: frozenset[str]) -> list[str]:
+    """Make ``search`` the default subcommand; move one written after options to the front.
+
+    ``--demo get SID`` -> ``get --demo SID``, but ``--locality get`` stays a search for the
+    locality "get": a word right after an option that takes a value is that value.
+    """
+    if argv and not argv[0].startswith("-"):
+        return argv
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return argv
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        if argv[i] in _COMMANDS:
+            return [argv[i], *argv[:i], *argv[i + 1 :]]
+        i += 2 if argv[i] in value_options else 1
+    return ["search", *argv]
 
 
 # --- planning: everything checked before any I/O ---
@@ -395,8 +438,18 @@ def _plan_search(args: argparse.Namespace) -> Filter | None:
     default_max = args.max is None and args.format == "table" and not args.external
     args.max_items = TABLE_MAX if default_max else (args.max or None)
     flt = _search_filter(args)
-    build_query(filter=flt, **_query_args(args))  # raises FilterError
+    try:
+        build_query(filter=flt, **_query_args(args))
+    except FilterError as exc:
+        raise _UsageError(_flag_terms(str(exc))) from None
     return flt
+
+
+def _flag_terms(message: str) -> str:
+    """A build_query message in flag terms; the library's own words for anything else."""
+    if message.startswith("include_external=True needs"):  # no country_code eq condition
+        return _EXTERNAL_NEEDS_COUNTRY
+    return _FLAG_TERM.sub(lambda m: _FLAG_TERMS[m[1]], message)
 
 
 def _query_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -670,7 +723,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("there is no --token option: set CARRIERX_TOKEN or use --token-file PATH")
         return EXIT_USAGE
     try:
-        args = _parser().parse_args(_with_command(argv))
+        parser = _parser()
+        args = parser.parse_args(_with_command(argv, parser.value_options))
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:

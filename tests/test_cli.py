@@ -313,6 +313,55 @@ async def test_external_needs_a_country_and_is_sent(fake, api):
     assert len(jsonl(result.out)) == 3
 
 
+async def test_query_errors_name_the_flags(fake, api):
+    external = ["--external", "--country", "USA"]
+    results = await asyncio.gather(
+        cli(*api, "--external", "--state", "NY"),
+        cli(*api, "--external"),
+        cli(*api, *external, "--max", "11"),
+        cli(*api, *external, "--page-size", "50"),
+        cli(*api, "--page-size", "5000"),
+        cli(*api, "--order", "max_items sideways"),
+        cli(*api, *external, "--filter", "price le 1"),  # no flag of its own: library words
+    )
+    assert [r.code for r in results] == [EXIT_USAGE] * len(results)
+    lines = [error_line(r.err).removeprefix("carrierx-dids: error: ") for r in results]
+    needs_country = (
+        "--external needs --country (the external provider search requires country_code eq)"
+    )
+    assert lines[:2] == [needs_country] * 2
+    assert lines[2].endswith("--max must be at most 10, got 11")
+    assert lines[3].endswith("--page-size must be at most 10, got 50")
+    assert lines[4] == "--page-size must be at most 1000, got 5000"
+    assert lines[5].startswith("--order 'max_items sideways' is not")  # the value as given
+    assert lines[6].startswith("'price le' is not allowed with --external; allowed: ")
+    for line in lines:
+        assert "include_external" not in line and "F.country_code" not in line
+    assert fake.requests == []
+
+
+async def test_options_before_the_subcommand(fake, api):
+    record = fake.inventory[3]
+    demo_sid = FakeCarrierX().inventory[0]["did_sid"]
+    got, demo, searched, value = await asyncio.gather(
+        cli(*api, "get", record["did_sid"], "--format", "json"),
+        cli("--demo", "get", demo_sid),
+        cli("--state", "NY", *api, "search", "--max", "2"),
+        cli("--locality", "get", *api, "--max", "1"),  # 'get' is --locality's value
+    )
+    assert [r.code for r in (got, demo, searched, value)] == [EXIT_OK] * 4
+    assert json.loads(got.out) == record
+    assert json.loads(demo.out)["did_sid"] == demo_sid
+    assert [r["state"] for r in jsonl(searched.out)] == ["NY", "NY"]
+    assert value.out == ""
+    filters = sorted(q["filter"] for q in list_queries(fake))
+    assert filters == ["locality eq get", "state eq NY"]
+    # A search flag is still refused by get, wherever it is written.
+    refused = await cli("--state", "NY", "get", record["did_sid"], *api)
+    assert refused.code == EXIT_USAGE
+    assert "unrecognized arguments: --state" in error_line(refused.err)
+
+
 # --- get ---
 
 
