@@ -14,7 +14,10 @@ Fixtures:
 - ``carrierx_fake_options``: the ``FakeCarrierX`` arguments (``size``, ``seed``,
   ``inventory``, ``token``, ``latency``), ``{}`` unless overridden in a conftest.py or by
   ``@pytest.mark.parametrize("carrierx_fake_options", [...])``. The
-  ``@pytest.mark.carrierx_fake(size=20)`` marker (closest wins) updates them.
+  ``@pytest.mark.carrierx_fake(size=20)`` marker (closest wins) updates them. To serve
+  numbers of your own, build them with ``carrierx_async.testing.did_record`` (a complete DID
+  object from a few fields):
+  ``@pytest.mark.carrierx_fake(inventory=[did_record(state="NY", price="0.5"), ...])``.
 - ``carrierx_fake_factory``: ``await carrierx_fake_factory(seed=3)`` starts another one.
 
 The async fixtures run in the event loop pytest-asyncio gives fixtures
@@ -135,7 +138,11 @@ def _marked_options(request: pytest.FixtureRequest, base: Mapping[str, Any]) -> 
 
 @pytest.fixture
 def carrierx_fake_options() -> dict[str, Any]:
-    """FakeCarrierX arguments for ``carrierx_fake`` (size, seed, inventory, token, latency)."""
+    """FakeCarrierX arguments for ``carrierx_fake`` (size, seed, inventory, token, latency).
+
+    ``inventory`` is a list of wire DID dicts: ``[did_record(state="NY"), did_record()]``
+    (``carrierx_async.testing.did_record``).
+    """
     return {}
 
 

@@ -36,6 +36,17 @@ in order, before authentication, and are recorded on ``RecordedRequest.fault``: 
 it; ``SlowDrip``, ``Truncated``, ``Reset`` change how the real body travels;
 ``ForeignNext``, ``Stuck``, ``EmptyHasMore``, ``Churn`` change a list page or the inventory.
 
+Your own inventory: ``FakeCarrierX(inventory=[did_record(state="NY", price="0.5"), ...])``
+serves exactly those records, in that order. ``did_record(**fields)`` builds one complete DID
+object (every field of 8.1) from a few overrides; any full wire dict is accepted too.
+Defaults: ``status: "available"``, owner fields null, a NEW YORK, NY number (USA) with
+``in_country_format``/``international_format`` derived from ``phonenumber``,
+``capabilities`` 7 with ``active_capabilities`` to match (4 if voice else 0), price "0.6".
+``did_sid`` and ``phonenumber``, unless given, come from a process-wide counter: unique
+per call and the same for the same order of calls (pass them to pin them). An unknown
+keyword is a TypeError naming the valid fields; a value the library cannot decode (checked
+with ``decode_did``), or one JSON cannot carry, is a ValueError.
+
 Record ``i`` of a generated inventory is a pure function of ``(seed, i)``. Up to
 ``EAGER_SIZE`` records are built and decoded once at construction; larger inventories
 are generated on demand, so an unfiltered page at any offset is cheap, while a filtered
@@ -46,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import difflib
 import hashlib
 import heapq
 import itertools
@@ -90,6 +102,7 @@ __all__ = [
     "Status",
     "Stuck",
     "Truncated",
+    "did_record",
 ]
 
 #: classification_sid of every internal number.
@@ -358,6 +371,101 @@ def _record(
         "transformations": [],
         "trunk_group_sid": None,
     }
+
+
+# -- records built by hand: did_record() ----------------------------------------------------
+
+_BUILT: Final = itertools.count(1)
+_BUILT_SID_PREFIX: Final = "d1d00000-0000-4000-8000-"
+
+
+def _formats(number: str) -> tuple[str, str]:
+    """(in_country_format, international_format) of a phonenumber, as the fake writes them."""
+    if len(number) == 11 and number.startswith("1"):  # NANP, like the generated USA numbers
+        n = number[1:]
+        return f"({n[:3]}) {n[3:6]}-{n[6:]}", f"+1 {n[:3]}-{n[3:6]}-{n[6:]}"
+    if number.startswith("44") and len(number) > 2:
+        return f"0{number[2:]}", f"+44 {number[2:]}"
+    return number, f"+{number}"
+
+
+def did_record(**fields: Any) -> dict[str, Any]:
+    """A complete, valid wire DID object (reference 8.1); any field can be overridden.
+
+    ``FakeCarrierX(inventory=[did_record(state="NY", price="0.5"), did_record()])``.
+    Defaults: status "available", owner fields null, a NEW YORK, NY number (country_code
+    "USA"), capabilities 7 with active_capabilities 4 (4 if voice else 0), price "0.6".
+    ``did_sid`` and ``phonenumber`` come from a process-wide counter unless given (unique
+    per call); ``in_country_format``, ``international_format`` and ``active_capabilities``
+    are derived from ``phonenumber`` and ``capabilities`` unless given.
+
+    Raises TypeError for an unknown field (naming the valid ones) and ValueError for a
+    value the library's decoder rejects (its own message) or that JSON cannot carry.
+    """
+    if unknown := sorted(set(fields) - DID_FIELDS):
+        hints = [
+            f"{name!r} (did you mean {close[0]!r}?)"
+            if (close := difflib.get_close_matches(name, DID_FIELDS, n=1))
+            else repr(name)
+            for name in unknown
+        ]
+        raise TypeError(
+            f"did_record() got unknown field {', '.join(hints)}; "
+            f"valid fields: {', '.join(sorted(DID_FIELDS))}"
+        )
+    n = next(_BUILT)
+    number = f"1212{200 + n // 10_000 % 800:03d}{n % 10_000:04d}"
+    record: dict[str, Any] = {
+        "active_capabilities": 4,
+        "attributes": {},
+        "callback_url": None,
+        "campaign_sid": None,
+        "capabilities": 7,
+        "classification_sid": DEFAULT_CLASSIFICATION_SID,
+        "country_code": "USA",
+        "did_group_sid": None,
+        "did_sid": f"{_BUILT_SID_PREFIX}{n:012x}",
+        "in_country_format": None,
+        "international_format": None,
+        "lata": "132",
+        "locality": "NEW YORK",
+        "lrn_sid": None,
+        "name": "N/A",
+        "ocn": _OCNS[0],
+        "partner_sid": None,
+        "phonenumber": number,
+        "porting_pin": None,
+        "price": "0.6",
+        "state": "NY",
+        "status": "available",
+        "string_key_1": None,
+        "string_key_2": None,
+        "transformations": [],
+        "trunk_group_sid": None,
+    }
+    record.update(fields)
+    phone = record["phonenumber"]
+    national, international = _formats(phone) if isinstance(phone, str) else (None, None)
+    if "in_country_format" not in fields:
+        record["in_country_format"] = national
+    if "international_format" not in fields:
+        record["international_format"] = international
+    caps = record["capabilities"]
+    if "active_capabilities" not in fields and type(caps) is not bool:
+        if caps is None:
+            record["active_capabilities"] = None
+        elif isinstance(caps, int):  # a bad type is left for decode_did to name
+            record["active_capabilities"] = 4 if caps & 4 else 0  # messaging disabled (8.1)
+    try:
+        decode_did(record)
+    except ResponseDecodeError as exc:
+        detail = str(exc).removeprefix(f"HTTP {exc.status}: ")
+        raise ValueError(f"did_record(): {detail}") from None
+    try:
+        json.dumps(record, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"did_record(): the record is not JSON: {exc}") from None
+    return record
 
 
 class _Generator:
@@ -630,7 +738,11 @@ def _sort_key(field: str) -> Callable[[tuple[int, AvailableDid]], tuple[Any, ...
 
 
 class FakeCarrierX:
-    """A local fake of CarrierX's available-DIDs API, with scriptable faults."""
+    """A local fake of CarrierX's available-DIDs API, with scriptable faults.
+
+    ``inventory``, when given, replaces the generated numbers (``size`` is then ignored):
+    complete wire DID dicts, served in that order, such as ``did_record(state="NY")`` builds.
+    """
 
     def __init__(
         self,

@@ -3,12 +3,13 @@
 import importlib.metadata
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
-from carrierx_async import Client, ServerError
+from carrierx_async import Capability, Client, F, ServerError
 from carrierx_async.pytest_plugin import OPTION_NAMES, CarrierXFake, _carrierx_fake_factory
-from carrierx_async.testing import FakeCarrierX, Status
+from carrierx_async.testing import FakeCarrierX, Status, did_record
 
 pytest_plugins = ["pytester"]
 
@@ -85,6 +86,7 @@ def test_markers_options_and_factory_in_a_users_project(pytester):
     pytester.makepyfile(
         test_user="""
         import pytest
+        from carrierx_async.testing import did_record
 
         pytestmark = pytest.mark.carrierx_fake(seed=11)
 
@@ -101,6 +103,12 @@ def test_markers_options_and_factory_in_a_users_project(pytester):
         async def test_explicit_inventory(carrierx_fake):
             assert [d async for d in carrierx_fake.client.available_dids()] == []
 
+        @pytest.mark.carrierx_fake(inventory=[did_record(state="NY", price="0.5"), did_record()])
+        async def test_did_record_inventory(carrierx_fake):
+            cheap = [d async for d in carrierx_fake.client.available_dids(filter="price lt 0.6")]
+            assert [d.did_sid for d in cheap] == [carrierx_fake.inventory[0]["did_sid"]]
+            assert len(carrierx_fake.inventory) == 2
+
         async def test_factory(carrierx_fake_factory):
             one, two = await carrierx_fake_factory(seed=1), await carrierx_fake_factory(seed=2)
             assert one.base_url != two.base_url
@@ -112,7 +120,7 @@ def test_markers_options_and_factory_in_a_users_project(pytester):
         """
     )
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=4, errors=1)
+    result.assert_outcomes(passed=5, errors=1)
     result.stdout.fnmatch_lines(
         ["*unknown carrierx_fake option 'sise' in the carrierx_fake marker; valid options: *"]
     )
@@ -214,6 +222,27 @@ async def test_options_can_be_parametrized(carrierx_fake, carrierx_fake_options)
     assert len(carrierx_fake.inventory) == expected
 
 
+BUILT = [
+    did_record(state="NY", price="0.5"),
+    did_record(state="CA", locality="LOS ANGELES", lata="730", phonenumber="13105550123"),
+    did_record(state="TX", capabilities=0),
+]
+
+
+@pytest.mark.carrierx_fake(inventory=BUILT)
+async def test_marker_seeds_did_records(carrierx_fake):
+    assert list(carrierx_fake.inventory) == BUILT
+    dids = [d async for d in carrierx_fake.client.available_dids()]
+    assert [d.did_sid for d in dids] == [r["did_sid"] for r in BUILT]
+    assert [d.state for d in dids] == ["NY", "CA", "TX"]
+    assert dids[0].price == Decimal("0.5")
+    assert [d.active_capabilities for d in dids] == [Capability.VOICE, Capability.VOICE, 0]
+    voice = carrierx_fake.client.available_dids(filter=F.capabilities.bit(Capability.VOICE))
+    assert [d.phonenumber async for d in voice] == [r["phonenumber"] for r in BUILT[:2]]
+    one = await carrierx_fake.client.get_available_did(BUILT[1]["did_sid"])
+    assert (one.locality, one.in_country_format) == ("LOS ANGELES", "(310) 555-0123")
+
+
 async def test_factory_closes_everything_it_started():
     factory = _carrierx_fake_factory()
     start = await anext(factory)
@@ -252,5 +281,11 @@ def test_plugin_module_docstring_mentions_every_fixture():
     import carrierx_async.pytest_plugin as plugin
 
     doc = plugin.__doc__ or ""
-    for name in ("carrierx_fake_options", "carrierx_fake_factory", "max_retries=0", "marker"):
+    for name in (
+        "carrierx_fake_options",
+        "carrierx_fake_factory",
+        "max_retries=0",
+        "marker",
+        "did_record",
+    ):
         assert name in doc

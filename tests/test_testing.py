@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -14,8 +15,10 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from carrierx_async._convert import decode_did, decode_dids, make_converter
 from carrierx_async._models import DID_FIELDS
 from carrierx_async.testing import (
+    DEFAULT_CLASSIFICATION_SID,
     EXTERNAL_CLASSIFICATION_SID,
     EXTERNAL_SID_PREFIX,
     NEARBY_KM,
@@ -33,6 +36,7 @@ from carrierx_async.testing import (
     Status,
     Stuck,
     Truncated,
+    did_record,
 )
 
 LIST = "/phonenumber/available_dids"
@@ -624,6 +628,172 @@ def test_explicit_inventory_must_decode_and_have_unique_sids():
         FakeCarrierX(inventory=[{**record, "price": "cheap"}])
     with pytest.raises(ValueError, match="size"):
         FakeCarrierX(size=-1)
+
+
+# -- did_record: an inventory of your own --------------------------------------------------
+
+OWNER_FIELDS = (
+    "callback_url",
+    "campaign_sid",
+    "did_group_sid",
+    "lrn_sid",
+    "partner_sid",
+    "porting_pin",
+    "string_key_1",
+    "string_key_2",
+    "trunk_group_sid",
+)
+
+
+def test_did_record_defaults_are_a_complete_did_that_decodes_strictly():
+    record = did_record()
+    assert list(record) == sorted(DID_FIELDS)  # every field, in the generated records' order
+    assert list(record) == list(FakeCarrierX(size=1).inventory[0])
+    strict = make_converter(forbid_extra_keys=True)
+    did = decode_did(record, converter=strict)
+    assert did.present_fields == DID_FIELDS
+    assert (record["status"], record["country_code"], record["price"]) == (
+        "available",
+        "USA",
+        "0.6",
+    )
+    assert (record["capabilities"], record["active_capabilities"]) == (7, 4)
+    assert (record["attributes"], record["transformations"]) == ({}, [])
+    assert record["classification_sid"] == DEFAULT_CLASSIFICATION_SID
+    assert all(record[name] is None for name in OWNER_FIELDS)
+    number = record["phonenumber"]
+    assert len(number) == 11 and number.isdigit() and number.startswith("1212")
+    npa, nxx, line = number[1:4], number[4:7], number[7:]
+    assert nxx[0] in "23456789"  # a valid NANP exchange
+    assert record["in_country_format"] == f"({npa}) {nxx}-{line}"
+    assert record["international_format"] == f"+1 {npa}-{nxx}-{line}"
+    assert did.price == Decimal("0.6")
+    # A page of them takes the strict converter's fast path just the same.
+    page_of = [did_record() for _ in range(3)]
+    assert [d.did_sid for d in decode_dids([dict(r) for r in page_of], converter=strict)] == sids(
+        page_of
+    )
+
+
+def test_did_record_overrides_apply_and_derived_fields_follow():
+    record = did_record(
+        state="CA",
+        locality="LOS ANGELES",
+        lata="730",
+        price="0.5",
+        capabilities=5,
+        phonenumber="13105550123",
+        attributes={"tier": "gold"},
+        did_sid="5e1ec7ed-0000-4000-8000-000000000001",
+    )
+    assert record["state"] == "CA"
+    assert (record["locality"], record["lata"], record["price"]) == ("LOS ANGELES", "730", "0.5")
+    assert (record["capabilities"], record["active_capabilities"]) == (5, 4)
+    assert record["phonenumber"] == "13105550123"
+    assert record["in_country_format"] == "(310) 555-0123"
+    assert record["international_format"] == "+1 310-555-0123"
+    assert record["attributes"] == {"tier": "gold"}
+    assert record["did_sid"] == "5e1ec7ed-0000-4000-8000-000000000001"
+    assert set(record) == DID_FIELDS
+    # Derived fields follow their source, unless given themselves.
+    assert did_record(capabilities=1)["active_capabilities"] == 0
+    assert did_record(capabilities=0)["active_capabilities"] == 0
+    assert did_record(capabilities=None)["active_capabilities"] is None
+    assert did_record(capabilities=1, active_capabilities=1)["active_capabilities"] == 1
+    mixed = did_record(phonenumber="13105550123", in_country_format="310.555.0123")
+    assert (mixed["in_country_format"], mixed["international_format"]) == (
+        "310.555.0123",
+        "+1 310-555-0123",
+    )
+    uk = did_record(phonenumber="442071234567", country_code="GBR", state=None)
+    assert (uk["in_country_format"], uk["international_format"]) == (
+        "02071234567",
+        "+44 2071234567",
+    )
+    assert did_record(phonenumber=None)["international_format"] is None
+
+
+@pytest.mark.parametrize("name", sorted(DID_FIELDS))
+def test_did_record_any_field_can_be_overridden(name):
+    record = did_record(**{name: None})
+    assert record[name] is None
+    assert set(record) == DID_FIELDS
+
+
+def test_did_record_sids_and_numbers_are_unique_and_defaults_are_not_shared():
+    records = [did_record() for _ in range(500)]
+    assert len(set(sids(records))) == 500
+    assert len({r["phonenumber"] for r in records}) == 500
+    for sid in sids(records[:3]):
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}", sid)
+        assert not sid.startswith(EXTERNAL_SID_PREFIX)
+    records[0]["attributes"]["mine"] = 1
+    records[0]["transformations"].append({})
+    assert (records[1]["attributes"], records[1]["transformations"]) == ({}, [])
+
+
+def test_did_record_unknown_field_is_a_type_error_naming_the_valid_ones():
+    with pytest.raises(TypeError) as info:
+        did_record(state="NY", prize="0.5")
+    message = str(info.value)
+    assert "'prize' (did you mean 'price'?)" in message
+    assert "valid fields: " + ", ".join(sorted(DID_FIELDS)) in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"state": 5}, "@ record.state"),
+        ({"price": "cheap"}, "@ record.price"),
+        ({"capabilities": True}, "@ record.capabilities"),
+        ({"phonenumber": 12125550100}, "@ record.phonenumber"),
+        ({"attributes": []}, "expected a mapping @ record.attributes"),
+        ({"transformations": [1]}, "@ record.transformations[0]"),
+    ],
+)
+def test_did_record_bad_values_fail_with_the_decoders_message(fields, detail):
+    with pytest.raises(
+        ValueError, match=r"^did_record\(\): DID object \(did_sid .*\) is not a valid DID: "
+    ) as info:
+        did_record(**fields)
+    assert str(info.value).endswith(detail)
+
+
+def test_did_record_values_must_be_json():
+    with pytest.raises(ValueError, match="not JSON"):
+        did_record(attributes={"when": {1, 2}})
+    with pytest.raises(ValueError, match="not JSON"):
+        did_record(attributes={"ratio": math.nan})
+
+
+async def test_a_fake_seeded_with_did_records_serves_exactly_them(session):
+    records = [
+        did_record(state="NY", price="0.5"),
+        did_record(state="CA", locality="LOS ANGELES", lata="730", phonenumber="13105550123"),
+        did_record(state="TX", capabilities=0),
+    ]
+    async with FakeCarrierX(inventory=records) as fake:
+        body = await page(session, fake, limit="1000")
+        assert (body["count"], body["has_more"], body["items"]) == (3, False, records)
+        assert list(fake.inventory) == records
+        for record in records:
+            status, one, _ = await call(session, f"{fake.base_url}{LIST}/{record['did_sid']}")
+            assert (status, one) == (200, record)
+        assert (await page(session, fake, filter="state eq CA"))["items"] == [records[1]]
+        assert (await page(session, fake, filter="price lt 0.6"))["items"] == [records[0]]
+        assert (await page(session, fake, filter="phonenumber nearby npa:310"))["items"] == [
+            records[1]
+        ]
+        voice = await page(session, fake, filter="capabilities bit 4")
+        assert sids(voice["items"]) == sids(records[:2])
+
+
+def test_full_dicts_and_did_records_mix_in_one_inventory():
+    generated = FakeCarrierX(size=2, seed=9).inventory[:]
+    records = [*generated, did_record(), {**did_record(), "locality": "ALBANY"}]
+    assert list(FakeCarrierX(inventory=records).inventory) == records
+    with pytest.raises(ValueError, match="unique"):
+        FakeCarrierX(inventory=[records[2], records[2]])
 
 
 async def test_lazy_million_serves_the_end_quickly(session):
