@@ -33,6 +33,7 @@ from ._errors import (
     ConfigurationError,
     FilterError,
     RateLimitError,
+    ResponseDecodeError,
 )
 from ._filters import Filter
 from ._models import AvailableDid, Page
@@ -242,7 +243,11 @@ class Client:
             async with asyncio.timeout(timeouts.deadline) as deadline:
                 while True:
                     attempts += 1
-                    outcome = await self._attempt(url, attempts, timeouts.attempt)
+                    try:
+                        outcome = await self._attempt(url, attempts, timeouts.attempt)
+                    except ResponseDecodeError as exc:  # a 2xx we cannot read: never retried
+                        exc.attempts = attempts
+                        raise
                     if not isinstance(outcome, _Failure):
                         self._budget.record_success()
                         return outcome

@@ -151,13 +151,20 @@ class APITimeoutError(APIConnectionError):
 class ResponseDecodeError(CarrierXError):
     """A 2xx response whose body is not the JSON the API documents."""
 
-    def __init__(self, message: str, *, status: int, excerpt: str = "") -> None:
+    def __init__(self, message: str, *, status: int, excerpt: str = "", attempts: int = 1) -> None:
+        self.message = message
         self.status = status
         self.excerpt = excerpt
-        text = f"HTTP {status}: {message}"
-        if excerpt:
-            text += f"; body starts {excerpt!r}"
-        super().__init__(text)
+        self.attempts = attempts
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = f"HTTP {self.status}: {self.message}"
+        if self.excerpt:
+            text += f"; body starts {self.excerpt!r}"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        return text
 
 
 class PaginationError(CarrierXError):

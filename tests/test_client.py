@@ -374,6 +374,15 @@ async def test_malformed_json_not_retried(client, fake):
     assert len(fake.requests) == 1
 
 
+async def test_decode_error_after_a_retry_counts_attempts(client, fake):
+    fake.add_fault(Status(503))
+    fake.add_fault(MalformedJson())
+    with pytest.raises(ResponseDecodeError, match="after 2 attempts") as info:
+        await anext(aiter(client.available_dids()))
+    assert info.value.attempts == 2
+    assert len(fake.requests) == 2
+
+
 async def test_html_200_is_decode_error(client, fake):
     fake.add_fault(HtmlPage(status=200))
     with pytest.raises(ResponseDecodeError, match="text/html"):
