@@ -1,6 +1,6 @@
 """carrierx_async: asyncio-native client for CarrierX Core API v2 "Browse Available DIDs"."""
 
-from ._client import DEFAULT_BASE_URL, AvailableDidStream, Client, ItemIterator, PageIterator
+from ._client import DEFAULT_BASE_URL, Client
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -20,10 +20,12 @@ from ._errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from ._filters import F, Filter, parse_filter
+from ._filter_parser import parse_filter
+from ._filters import F, Filter
 from ._models import AvailableDid, Capability, Page
 from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Query
 from ._retry import RetryBudget
+from ._stream import AvailableDidStream, ItemIterator, PageIterator
 
 __version__ = "0.1.0"
 

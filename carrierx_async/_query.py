@@ -15,7 +15,9 @@ from typing import Any, Final
 import attrs
 
 from ._errors import ConfigurationError, FilterError
-from ._filters import Filter, check_operator, field_name, parse_filter
+from ._filter_kinds import check_operator
+from ._filter_parser import parse_filter
+from ._filters import Filter, field_name
 from ._models import DID_FIELDS
 
 __all__ = [

@@ -32,7 +32,7 @@ from carrierx_async import (
     ServerError,
     UnprocessableEntityError,
 )
-from carrierx_async._client import PREFETCH_TASK
+from carrierx_async._stream import PREFETCH_TASK
 from carrierx_async.testing import (
     Churn,
     Delay,
@@ -99,7 +99,7 @@ async def test_producer_tasks_are_visible_while_streaming(client):
 
 
 def acquired_connections(client):
-    session = client._session
+    session = client._transport.session
     return 0 if session is None or session.connector is None else len(session.connector._acquired)
 
 
@@ -268,7 +268,7 @@ async def test_borrowed_session_is_not_closed(fake):
 async def test_own_session_is_closed(fake):
     c = Client(TOKEN, base_url=fake.base_url)
     assert len([d async for d in c.available_dids(max_items=3)]) == 3
-    session = c._session
+    session = c._transport.session
     await c.close()
     assert session is not None and session.closed
     with pytest.raises(ClientClosedError):

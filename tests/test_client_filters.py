@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from carrierx_async import Capability, Client, ConfigurationError, F, Filter, FilterError
-from carrierx_async._client import PREFETCH_TASK
+from carrierx_async._stream import PREFETCH_TASK
 from carrierx_async.testing import EXTERNAL_SID_PREFIX
 
 TOKEN = "fake-token-not-a-secret"

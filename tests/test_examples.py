@@ -192,7 +192,7 @@ def producer_tasks():
 
 
 def acquired_connections(client):
-    session = client._session
+    session = client._transport.session
     return 0 if session is None or session.connector is None else len(session.connector._acquired)
 
 

@@ -13,16 +13,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from carrierx_async._errors import FilterError
-from carrierx_async._filters import (
-    _FIELDS,
-    Condition,
-    F,
-    Field,
-    Filter,
-    Nearby,
-    field_name,
-    parse_filter,
-)
+from carrierx_async._filter_kinds import _FIELDS, Condition, Nearby
+from carrierx_async._filter_parser import parse_filter
+from carrierx_async._filters import F, Field, Filter, field_name
 from carrierx_async._models import DID_FIELDS, AvailableDid, Capability
 
 # --- rendering: each construct -> exact wire text ---
