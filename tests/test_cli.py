@@ -35,7 +35,7 @@ from carrierx_async import (
     ResponseDecodeError,
     ServerError,
 )
-from carrierx_async.__main__ import (
+from carrierx_async.cli import (
     DEMO_NOTICE,
     EXIT_AUTH,
     EXIT_BAD_RESPONSE,
@@ -45,9 +45,9 @@ from carrierx_async.__main__ import (
     EXIT_OK,
     EXIT_RATE_LIMITED,
     EXIT_USAGE,
-    _exit_code,
     main,
 )
+from carrierx_async.cli.commands import _exit_code
 from carrierx_async.testing import FakeCarrierX, Status
 
 TOKEN = "cli-test-token"

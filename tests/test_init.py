@@ -54,7 +54,7 @@ def test_nothing_public_outside_all():
     public = {n for n in dir(carrierx_async) if not n.startswith(("_", "@"))}  # @: pytest
     modules = {n for n in public if type(getattr(carrierx_async, n)).__name__ == "module"}
     assert public - modules == set(carrierx_async.__all__) - {"__version__"}
-    assert modules <= {"testing", "pytest_plugin", "examples"}
+    assert modules <= {"cli", "testing", "pytest_plugin", "examples"}
 
 
 def test_every_error_is_a_carrierx_error():

@@ -1,49 +1,17 @@
-"""The ``carrierx-dids`` command line; ``python -m carrierx_async`` is the same program.
-
-    carrierx-dids [search] [--state NY] [--capability voice,sms] [--format jsonl] ...
-    carrierx-dids get DID_SID [--format json]
-
-Decisions:
-- No subcommand means ``search``. Options normally follow the subcommand, but one written
-  later (``carrierx-dids --demo get SID``) is moved to the front, unless it is an option's
-  value (``--locality get``).
-- Query errors from the library are reworded in flag terms (``--max``, not ``max_items``).
-- Credentials come from CARRIERX_TOKEN or ``--token-file`` only: a ``--token`` flag would
-  leak into ``ps`` and shell history; usage errors never echo unrecognized values. With
-  neither (and no ``--base-url``), or with ``--demo``, the embedded FakeCarrierX answers
-  and stderr says these are demo numbers.
-- Output: a table when stdout is a terminal, jsonl otherwise. jsonl, json and csv are
-  written and flushed page by page, never buffered whole; a table must be measured, so it
-  is printed at the end. ``--max`` defaults to 20 for a table and to no limit otherwise;
-  ``--max 0`` means no limit.
-- Records are decoded (validated), then written with wire names: price as a string,
-  capabilities as an int, only the fields the server sent, or exactly ``--fields``.
-- ``--country``/``--state`` are upper-cased (ISO and postal codes); ``--npa`` is
-  ``npa eq`` (that area code); ``--zip`` and ``--near`` are ``phonenumber nearby`` (API 4.2).
-- Progress (``\\r1,000 numbers...``) goes to stderr only when stderr is a terminal and the
-  records are not scrolling past on the same terminal (stdout piped, or a table).
-- Every expected failure is one stderr line and an EXIT_* code; a closed stdout pipe ends
-  quietly with 0 (the reader stopped: not our failure); Ctrl-C gives 130.
-"""
+"""Running ``carrierx-dids``: main(), the search and get commands, errors as exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import functools
 import json
-import operator
 import os
-import re
 import sys
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
-from typing import Any, Final, NoReturn, TextIO
+from typing import Final
 
-from . import __version__
-from ._client import DEFAULT_BASE_URL, AvailableDidStream, Client
-from ._errors import (
+from .._client import DEFAULT_BASE_URL, Client
+from .._errors import (
     APIConnectionError,
     AuthenticationError,
     CarrierXError,
@@ -54,9 +22,27 @@ from ._errors import (
     RateLimitError,
     ResponseDecodeError,
 )
-from ._filters import F, Filter, field_name, parse_filter
-from ._models import DID_FIELDS, AvailableDid, Capability
-from ._query import build_query
+from .._filters import Filter
+from .._stream import AvailableDidStream
+from .arguments import (
+    EXIT_AUTH,
+    EXIT_BAD_RESPONSE,
+    EXIT_INTERRUPTED,
+    EXIT_NETWORK,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_USAGE,
+    PROG,
+    TABLE_MAX,
+    _parser,
+    _plan_search,
+    _query_args,
+    _token,
+    _UsageError,
+    _with_command,
+)
+from .output import _WRITERS, _cell, _note, _Progress, _record, _table
 
 __all__ = [
     "DEMO_NOTICE",
@@ -71,28 +57,6 @@ __all__ = [
     "main",
 ]
 
-PROG: Final = "carrierx-dids"
-EXIT_OK: Final = 0
-EXIT_USAGE: Final = 2
-EXIT_AUTH: Final = 3
-EXIT_NOT_FOUND: Final = 4
-EXIT_RATE_LIMITED: Final = 5
-EXIT_NETWORK: Final = 6
-EXIT_BAD_RESPONSE: Final = 7
-EXIT_INTERRUPTED: Final = 130
-#: Default --max for table output (other formats have no default limit).
-TABLE_MAX: Final = 20
-
-_EXIT_HELP: Final = (
-    (EXIT_OK, "success"),
-    (EXIT_USAGE, "usage: bad option, filter, field name, token file or base URL"),
-    (EXIT_AUTH, "authentication: token rejected, or it lacks the phonenumber.read scope"),
-    (EXIT_NOT_FOUND, "not found: no available number with that DID_SID"),
-    (EXIT_RATE_LIMITED, "rate limited: retry later"),
-    (EXIT_NETWORK, "network: connection failed or timed out"),
-    (EXIT_BAD_RESPONSE, "bad response: unexpected server answer or other API error"),
-    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-)
 # First match wins: subclasses before their bases.
 _EXIT_CODES: Final[tuple[tuple[type[CarrierXError], int], ...]] = (
     (FilterError, EXIT_USAGE),
@@ -113,512 +77,6 @@ DEMO_NOTICE: Final = (
     "showing built-in DEMO numbers, not real CarrierX inventory; to search the real API "
     "set CARRIERX_TOKEN or use --token-file PATH"
 )
-
-_ALL_FIELDS: Final = tuple(sorted(DID_FIELDS))  # wire order (API 8.1)
-_TABLE_COLUMNS: Final = (
-    ("phonenumber", "PHONENUMBER"),
-    ("international_format", "INTERNATIONAL"),
-    ("locality", "LOCALITY"),
-    ("state", "STATE"),
-    ("country_code", "COUNTRY"),
-    ("capabilities", "CAPABILITIES"),
-    ("price", "PRICE"),
-)
-_RIGHT_ALIGNED: Final = frozenset({"price"})
-_CAPABILITY_FIELDS: Final = frozenset({"capabilities", "active_capabilities"})
-_SMS: Final = Capability.SMS_IN | Capability.SMS_OUT
-_MMS: Final = Capability.MMS_IN | Capability.MMS_OUT
-_COMMANDS: Final = frozenset({"search", "get"})
-_EXTERNAL_NEEDS_COUNTRY: Final = (
-    "--external needs --country (the external provider search requires country_code eq)"
-)
-#: build_query's argument names, as its messages spell them -> the flags that set them.
-_FLAG_TERMS: Final = {
-    "include_external=True": "--external",
-    "max_items": "--max",
-    "page_size": "--page-size",
-    "include_fields": "--fields",
-    "exclude_fields": "--fields",
-    "order": "--order",
-}
-# Only where a message names an argument (its start, after ': ' or 'with '), never inside
-# a quoted value the user gave, such as --order 'max_items'.
-_FLAG_TERM: Final = re.compile(
-    rf"(?:^|(?<=: )|(?<=with ))({'|'.join(map(re.escape, _FLAG_TERMS))})(?![\w=])"
-)
-_CAPABILITY_NAMES: Final = {  # API 8.2
-    "voice": Capability.VOICE,
-    "sms": _SMS,
-    "mms": _MMS,
-    "sms_in": Capability.SMS_IN,
-    "sms_out": Capability.SMS_OUT,
-    "mms_in": Capability.MMS_IN,
-    "mms_out": Capability.MMS_OUT,
-}
-
-
-class _UsageError(Exception):
-    """A problem with the command line found after argparse: exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr."""
-
-    #: Option strings of the subcommands that take a value (set by ``_parser``).
-    value_options: frozenset[str] = frozenset()
-
-    def error(self, message: str) -> NoReturn:
-        unknown = "unrecognized arguments: "
-        if message.startswith(unknown):  # a value after a mistyped flag may be a secret
-            words = message.removeprefix(unknown).split()
-            message = unknown + " ".join(_redact(w) for w in words)
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _redact(word: str) -> str:
-    """An unrecognized argument as shown in an error: option names only, never values."""
-    if not word.startswith("-"):
-        return "..."
-    name, eq, _ = word.partition("=")
-    return f"{name}=..." if eq else name
-
-
-# --- argument types ---
-
-
-def _capabilities(text: str) -> Capability:
-    """``voice,sms`` -> the OR of those capability bits."""
-    mask = Capability(0)
-    for name in filter(None, (n.strip().lower() for n in text.split(","))):
-        if name not in _CAPABILITY_NAMES:
-            raise argparse.ArgumentTypeError(
-                f"unknown capability {name!r}; choose from {', '.join(_CAPABILITY_NAMES)}"
-            )
-        mask |= _CAPABILITY_NAMES[name]
-    if not mask:
-        raise argparse.ArgumentTypeError("no capability given")
-    return mask
-
-
-def _near(text: str) -> Filter:
-    """``LAT,LNG``, ``latlng:LAT,LNG``, ``npa:NPA`` or ``zip:ZIP`` -> a nearby filter."""
-    kind, sep, value = text.partition(":")
-    try:
-        if sep and kind == "npa":
-            return Filter.nearby(npa=value)
-        if sep and kind == "zip":
-            return Filter.nearby(zip=value)
-        lat, comma, lng = (value if sep and kind == "latlng" else text).partition(",")
-        if not comma:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not LAT,LNG (e.g. 40.7128,-74.006), npa:NPA or zip:ZIP"
-            )
-        return Filter.nearby(latlng=(Decimal(lat.strip()), Decimal(lng.strip())))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LNG in decimal degrees") from None
-    except FilterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _fields(text: str) -> list[str]:
-    """``a,b,c`` -> validated DID field names, in the order given."""
-    try:
-        names = [field_name(n.strip()) for n in text.split(",") if n.strip()]
-    except FilterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if not names:
-        raise argparse.ArgumentTypeError("no field name given")
-    return list(dict.fromkeys(names))
-
-
-def _count(text: str) -> int:
-    """A whole number >= 0."""
-    if not (text.isascii() and text.isdigit()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    """A whole number >= 1."""
-    n = _count(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
-
-
-# --- the parser ---
-
-
-def _epilog() -> str:
-    codes = "\n".join(f"  {code:<4} {text}" for code, text in _EXIT_HELP)
-    return (
-        "Without a subcommand, 'search' runs: 'carrierx-dids --state NY' is\n"
-        "'carrierx-dids search --state NY'. Without CARRIERX_TOKEN or --token-file, or\n"
-        "with --demo, it answers from built-in demo numbers (not real inventory).\n\n"
-        "environment:\n"
-        "  CARRIERX_TOKEN  CarrierX API token (or --token-file; there is no --token flag)\n\n"
-        f"exit codes:\n{codes}"
-    )
-
-
-def _parser() -> _Parser:
-    fmt = argparse.RawDescriptionHelpFormatter
-    common = _Parser(add_help=False, allow_abbrev=False)
-    api = common.add_argument_group("connection")
-    api.add_argument("--token-file", metavar="PATH", help="read the API token from this file")
-    api.add_argument("--base-url", metavar="URL", help=f"API root (default {DEFAULT_BASE_URL})")
-    api.add_argument("--demo", action="store_true", help="search built-in demo numbers")
-    common.add_argument(
-        "--fields", type=_fields, metavar="A,B,C", help="output only these DID fields"
-    )
-
-    parser = _Parser(
-        prog=PROG,
-        description="Browse CarrierX phone numbers (DIDs) available to rent.",
-        epilog=_epilog(),
-        formatter_class=fmt,
-        allow_abbrev=False,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{search,get}")
-
-    search = commands.add_parser(
-        "search",
-        parents=[common],
-        help="search available numbers (the default)",
-        allow_abbrev=False,
-        description="Search available numbers; filter flags are joined with 'and'.",
-        epilog=_epilog(),
-        formatter_class=fmt,
-    )
-    where = search.add_argument_group("filters")
-    where.add_argument("--country", metavar="ISO3", help="country_code eq, e.g. USA")
-    where.add_argument("--state", metavar="XX", help="state eq, e.g. NY")
-    where.add_argument("--locality", metavar="CITY", help='locality eq, e.g. "NEW YORK"')
-    where.add_argument("--npa", metavar="NPA", help="npa eq: the area code, e.g. 516")
-    where.add_argument("--zip", metavar="ZIP", help="phonenumber nearby zip:ZIP")
-    where.add_argument(
-        "--near",
-        type=_near,
-        metavar="LAT,LNG",
-        help="phonenumber nearby latlng:LAT,LNG (also npa:NPA, zip:ZIP); "
-        "write --near=-33.87,151.21 for a negative latitude",
-    )
-    where.add_argument("--like", metavar="PATTERN", help='phonenumber like, e.g. "1516%%"')
-    where.add_argument(
-        "--capability",
-        type=_capabilities,
-        action="append",
-        metavar="NAMES",
-        help="capabilities bit: voice, sms, mms, sms_in, sms_out, mms_in, mms_out "
-        "(comma-separated, repeatable)",
-    )
-    where.add_argument("--filter", metavar="TEXT", help='raw filter text, e.g. "price le 1"')
-    where.add_argument(
-        "--external",
-        action="store_true",
-        help="include external providers' numbers (needs --country; at most 10)",
-    )
-    out = search.add_argument_group("results")
-    out.add_argument("--order", metavar="ORDER", help='e.g. "price desc" or shuffle')
-    out.add_argument(
-        "--max",
-        type=_count,
-        metavar="N",
-        help=f"stop after N numbers; 0 = no limit (default {TABLE_MAX} for a table, else none)",
-    )
-    out.add_argument("--page-size", type=_positive, metavar="N", help="records per request")
-    out.add_argument(
-        "--format",
-        choices=("table", "json", "jsonl", "csv"),
-        help="default: table on a terminal, jsonl when piped",
-    )
-
-    get = commands.add_parser(
-        "get",
-        parents=[common],
-        help="show one available number by its SID",
-        allow_abbrev=False,
-        description="Show one available number by its DID_SID.",
-        epilog=_epilog(),
-        formatter_class=fmt,
-    )
-    get.add_argument("did_sid", metavar="DID_SID")
-    get.add_argument(
-        "--format", choices=("table", "json"), help="default: table on a terminal, else json"
-    )
-    parser.value_options = frozenset(
-        name
-        for sub in (search, get)
-        for action in sub._actions
-        if action.nargs != 0
-        for name in action.option_strings
-    )
-    return parser
-
-
-def _with_command(argv: list[str], value_options: frozenset[str]) -> list[str]:
-    """Make ``search`` the default subcommand; move one written after options to the front.
-
-    ``--demo get SID`` -> ``get --demo SID``, but ``--locality get`` stays a search for the
-    locality "get": a word right after an option that takes a value is that value.
-    """
-    if argv and not argv[0].startswith("-"):
-        return argv
-    if argv and argv[0] in ("-h", "--help", "--version"):
-        return argv
-    i = 0
-    while i < len(argv) and argv[i] != "--":
-        if argv[i] in _COMMANDS:
-            return [argv[i], *argv[:i], *argv[i + 1 :]]
-        i += 2 if argv[i] in value_options else 1
-    return ["search", *argv]
-
-
-# --- planning: everything checked before any I/O ---
-
-
-def _search_filter(args: argparse.Namespace) -> Filter | None:
-    """The flags as one conjunction, flags first, then --filter (raises FilterError)."""
-    parts: list[Filter] = []
-    if args.country is not None:
-        parts.append(F.country_code == args.country.upper())
-    if args.state is not None:
-        parts.append(F.state == args.state.upper())
-    if args.locality is not None:
-        parts.append(F.locality == args.locality)
-    if args.npa is not None:
-        parts.append(F.npa == args.npa)
-    if args.zip is not None:
-        parts.append(Filter.nearby(zip=args.zip))
-    if args.near is not None:
-        parts.append(args.near)
-    if args.like is not None:
-        parts.append(F.phonenumber.like(args.like))
-    if args.capability:
-        parts.append(F.capabilities.bit(functools.reduce(operator.or_, args.capability)))
-    if args.filter is not None:
-        parts.append(parse_filter(args.filter))
-    return functools.reduce(operator.and_, parts) if parts else None
-
-
-def _read_token_file(path: str) -> str:
-    """The stripped content of --token-file; messages show neither content nor path."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            token = f.read().strip()
-    except OSError as exc:
-        raise _UsageError(f"cannot read the --token-file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise _UsageError("the --token-file is not UTF-8 text") from None
-    if not token:
-        raise _UsageError("the --token-file is empty")
-    return token
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    """The token to use, or None for the demo."""
-    if args.demo:
-        if args.token_file is not None or args.base_url is not None:
-            raise _UsageError("--demo cannot be combined with --token-file or --base-url")
-        return None
-    if args.token_file is not None:
-        return _read_token_file(args.token_file)
-    token = os.environ.get("CARRIERX_TOKEN", "").strip()
-    if token:
-        return token
-    if args.base_url is not None:
-        raise _UsageError("--base-url needs a token: set CARRIERX_TOKEN or use --token-file PATH")
-    return None
-
-
-def _plan_search(args: argparse.Namespace) -> Filter | None:
-    """Settle format and --max, and validate the whole query before any I/O."""
-    args.format = args.format or ("table" if sys.stdout.isatty() else "jsonl")
-    default_max = args.max is None and args.format == "table" and not args.external
-    args.max_items = TABLE_MAX if default_max else (args.max or None)
-    flt = _search_filter(args)
-    try:
-        build_query(filter=flt, **_query_args(args))
-    except FilterError as exc:
-        raise _UsageError(_flag_terms(str(exc))) from None
-    return flt
-
-
-def _flag_terms(message: str) -> str:
-    """A build_query message in flag terms; the library's own words for anything else."""
-    if message.startswith("include_external=True needs"):  # no country_code eq condition
-        return _EXTERNAL_NEEDS_COUNTRY
-    return _FLAG_TERM.sub(lambda m: _FLAG_TERMS[m[1]], message)
-
-
-def _query_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "order": args.order,
-        "page_size": args.page_size,
-        "max_items": args.max_items,
-        "include_fields": args.fields,
-        "include_external": args.external,
-    }
-
-
-# --- output ---
-
-
-def _note(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-
-
-def _caps_text(mask: Capability) -> str:
-    """``Capability(7)`` -> ``voice,sms``."""
-    parts = ["voice"] if Capability.VOICE in mask else []
-    for name, both, inbound in (("sms", _SMS, Capability.SMS_IN), ("mms", _MMS, Capability.MMS_IN)):
-        bits = mask & both
-        if bits == both:
-            parts.append(name)
-        elif bits:
-            parts.append(f"{name}_in" if bits == inbound else f"{name}_out")
-    return ",".join(parts) or "none"
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Capability):
-        return int(value)
-    return value
-
-
-def _record(did: AvailableDid, fields: Sequence[str] | None) -> dict[str, Any]:
-    """Wire names and JSON values: only the fields sent, or exactly ``fields``."""
-    names = fields if fields is not None else [n for n in _ALL_FIELDS if n in did.present_fields]
-    return {name: _json_value(getattr(did, name)) for name in names}
-
-
-def _text_value(value: Any) -> str:
-    value = _json_value(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return "" if value is None else str(value)
-
-
-def _cell(name: str, value: Any) -> str:
-    """A table cell: readable capabilities, '-' for missing, no control characters."""
-    if value is None:
-        return "-"
-    text = _caps_text(value) if name in _CAPABILITY_FIELDS else _text_value(value)
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
-def _table(rows: list[list[str]], right: Sequence[bool]) -> str:
-    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
-    return "".join(
-        "  ".join(
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)
-        ).rstrip()
-        + "\n"
-        for row in rows
-    )
-
-
-class _Writer:
-    """Writes search results in one format; ``add`` is called once per page."""
-
-    def __init__(self, out: TextIO, fields: Sequence[str] | None) -> None:
-        self.out = out
-        self.fields = fields
-        self.count = 0
-
-    def add(self, dids: Sequence[AvailableDid]) -> None:
-        """Write (or, for a table, keep) these records."""
-        self.count += len(dids)
-
-    def finish(self) -> None:
-        """Write what closes the output."""
-
-
-class _JsonLines(_Writer):
-    def add(self, dids: Sequence[AvailableDid]) -> None:
-        super().add(dids)
-        self.out.writelines(json.dumps(_record(d, self.fields)) + "\n" for d in dids)
-
-
-class _JsonArray(_Writer):
-    def add(self, dids: Sequence[AvailableDid]) -> None:
-        for d in dids:
-            self.out.write(
-                ("[\n" if self.count == 0 else ",\n") + json.dumps(_record(d, self.fields))
-            )
-            self.count += 1
-
-    def finish(self) -> None:
-        self.out.write("[]\n" if self.count == 0 else "\n]\n")
-
-
-class _Csv(_Writer):
-    def __init__(self, out: TextIO, fields: Sequence[str] | None) -> None:
-        super().__init__(out, fields)
-        self.columns = list(fields or _ALL_FIELDS)
-        self.csv = csv.writer(out, lineterminator="\n")
-        self.started = False
-
-    def _header(self) -> None:
-        if not self.started:
-            self.csv.writerow(self.columns)
-            self.started = True
-
-    def add(self, dids: Sequence[AvailableDid]) -> None:
-        super().add(dids)
-        self._header()
-        self.csv.writerows([_text_value(getattr(d, c)) for c in self.columns] for d in dids)
-
-    def finish(self) -> None:
-        self._header()
-
-
-class _Table(_Writer):
-    def __init__(self, out: TextIO, fields: Sequence[str] | None) -> None:
-        super().__init__(out, fields)
-        self.columns = list(_TABLE_COLUMNS) if fields is None else [(f, f.upper()) for f in fields]
-        self.rows = [[title for _, title in self.columns]]
-
-    def add(self, dids: Sequence[AvailableDid]) -> None:
-        super().add(dids)
-        self.rows.extend([_cell(n, getattr(d, n)) for n, _ in self.columns] for d in dids)
-
-    def finish(self) -> None:
-        if self.count == 0:
-            _note("no available numbers match")
-            return
-        self.out.write(_table(self.rows, [n in _RIGHT_ALIGNED for n, _ in self.columns]))
-
-
-_WRITERS: Final[dict[str, type[_Writer]]] = {
-    "table": _Table,
-    "json": _JsonArray,
-    "jsonl": _JsonLines,
-    "csv": _Csv,
-}
-
-
-class _Progress:
-    """``\\r1,000 numbers...`` on stderr while a long stream runs."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def show(self, count: int) -> None:
-        if self.enabled:
-            sys.stderr.write(f"\r{count:,} numbers...")
-            sys.stderr.flush()
-            self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
 
 
 # --- the async part ---
@@ -674,7 +132,7 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) -> int:
     """Open the client (against the demo server without a token) and run the command."""
     if token is None:
-        from .testing import FakeCarrierX
+        from ..testing import FakeCarrierX
 
         _note(DEMO_NOTICE)
         try:
@@ -743,7 +201,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

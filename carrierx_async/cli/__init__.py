@@ -1,0 +1,53 @@
+"""The ``carrierx-dids`` command line; ``python -m carrierx_async`` is the same program.
+
+    carrierx-dids [search] [--state NY] [--capability voice,sms] [--format jsonl] ...
+    carrierx-dids get DID_SID [--format json]
+
+Decisions:
+- No subcommand means ``search``. Options normally follow the subcommand, but one written
+  later (``carrierx-dids --demo get SID``) is moved to the front, unless it is an option's
+  value (``--locality get``).
+- Query errors from the library are reworded in flag terms (``--max``, not ``max_items``).
+- Credentials come from CARRIERX_TOKEN or ``--token-file`` only: a ``--token`` flag would
+  leak into ``ps`` and shell history; usage errors never echo unrecognized values. With
+  neither (and no ``--base-url``), or with ``--demo``, the embedded FakeCarrierX answers
+  and stderr says these are demo numbers.
+- Output: a table when stdout is a terminal, jsonl otherwise. jsonl, json and csv are
+  written and flushed page by page, never buffered whole; a table must be measured, so it
+  is printed at the end. ``--max`` defaults to 20 for a table and to no limit otherwise;
+  ``--max 0`` means no limit.
+- Records are decoded (validated), then written with wire names: price as a string,
+  capabilities as an int, only the fields the server sent, or exactly ``--fields``.
+- ``--country``/``--state`` are upper-cased (ISO and postal codes); ``--npa`` is
+  ``npa eq`` (that area code); ``--zip`` and ``--near`` are ``phonenumber nearby`` (API 4.2).
+- Progress (``\\r1,000 numbers...``) goes to stderr only when stderr is a terminal and the
+  records are not scrolling past on the same terminal (stdout piped, or a table).
+- Every expected failure is one stderr line and an EXIT_* code; a closed stdout pipe ends
+  quietly with 0 (the reader stopped: not our failure); Ctrl-C gives 130.
+"""
+
+from .commands import (
+    DEMO_NOTICE,
+    EXIT_AUTH,
+    EXIT_BAD_RESPONSE,
+    EXIT_INTERRUPTED,
+    EXIT_NETWORK,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_USAGE,
+    main,
+)
+
+__all__ = [
+    "DEMO_NOTICE",
+    "EXIT_AUTH",
+    "EXIT_BAD_RESPONSE",
+    "EXIT_INTERRUPTED",
+    "EXIT_NETWORK",
+    "EXIT_NOT_FOUND",
+    "EXIT_OK",
+    "EXIT_RATE_LIMITED",
+    "EXIT_USAGE",
+    "main",
+]
