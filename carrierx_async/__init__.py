@@ -20,8 +20,9 @@ from ._errors import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._fields import F
 from ._filter_parser import parse_filter
-from ._filters import F, Filter
+from ._filters import Filter
 from ._models import AvailableDid, Capability, Page
 from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Query
 from ._retry import RetryBudget

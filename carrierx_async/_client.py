@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -22,7 +22,13 @@ from ._convert import decode_did
 from ._errors import CarrierXError, ClientClosedError, ConfigurationError, FilterError
 from ._filters import Filter
 from ._models import AvailableDid
-from ._query import build_query, field_params, validate_fields, widen_external_filters
+from ._query import (
+    build_query,
+    check_extra_params,
+    field_params,
+    validate_fields,
+    widen_external_filters,
+)
 from ._retry import RetryBudget, RetryPolicy
 from ._sansio import check_base_url
 from ._stream import AvailableDidStream, _Feed
@@ -37,7 +43,33 @@ _SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
 
 
 class Client:
-    """An async CarrierX Core API v2 client for browsing available phone numbers."""
+    """An async CarrierX Core API v2 client for browsing available phone numbers.
+
+    Use it as ``async with Client(token) as client:`` (or call ``await client.close()``).
+    Every argument but ``token`` is keyword-only:
+
+    - ``token``: the Bearer token; default ``None`` reads ``CARRIERX_TOKEN``. It never
+      appears in a repr, message or log record.
+    - ``base_url``: the API root, default ``DEFAULT_BASE_URL``
+      (``https://api.carrierx.com/core/v2``); plain ``http://`` only for a loopback host.
+    - ``session``: an ``aiohttp.ClientSession`` to borrow (never closed, the token never
+      set on it); default ``None`` makes one, closed by ``close()``.
+    - ``timeout``: seconds for a whole call including retries, default 30.0;
+      ``connect_timeout`` (default 10.0) and ``read_timeout`` (default 20.0) bound each
+      attempt's connection and each socket read.
+    - ``max_retries``: retries of a failed attempt (connection errors, timeouts, 408, 429,
+      500, 502, 503, 504), default 2.
+    - ``prefetch``: pages fetched ahead while records are consumed, default 1 (0 = none).
+    - ``retry_budget``: a ``RetryBudget`` shared between clients; default ``None`` gives
+      this client its own.
+    - ``external_filters``: (field, operator) pairs to allow with ``include_external=True``
+      beyond ``EXTERNAL_FILTERS``, e.g. ``[("price", "le")]``; default none.
+    - ``trace_configs``: ``aiohttp.TraceConfig`` objects for the session the client makes.
+
+    Raises ``ConfigurationError`` (a ``CarrierXError`` and ``ValueError``) at once for a
+    missing token, a bad base URL, timeouts, ``prefetch`` or ``external_filters``, or
+    ``trace_configs`` given with a ``session``.
+    """
 
     def __init__(
         self,
@@ -137,8 +169,38 @@ class Client:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        extra_params: Mapping[str, str | int | bool] | None = None,
     ) -> AvailableDidStream:
-        """Stream available DIDs matching the query; no I/O until iterated."""
+        """Stream the available DIDs matching a query; no I/O until iterated.
+
+        ``async for did in client.available_dids(filter=F.state == "NY"): ...`` yields
+        ``AvailableDid`` records; ``.pages()`` and ``.dicts()`` give pages or plain dicts.
+        Every argument is keyword-only and optional:
+
+        - ``filter``: a ``Filter`` (``F.<field>`` operators, ``Filter.nearby``,
+          ``Filter.raw``) or filter text, parsed and checked by ``parse_filter``. A ``|``
+          filter runs one request stream per alternative, merged without duplicates.
+        - ``order``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` or ``"shuffle"``.
+        - ``page_size``: records per request, 1..1000; default 1000 (10 with
+          ``include_external``).
+        - ``max_items``: stop after this many records; default ``None`` reads to the end.
+        - ``include_fields`` / ``exclude_fields``: DID field names (or ``F.<field>``) to
+          keep or drop; not both.
+        - ``include_external``: also search external providers, default ``False``. Needs a
+          ``country_code`` eq condition, at most 10 records, no paging.
+        - ``prefetch``: pages fetched ahead for this stream; default: the client's.
+        - ``timeout``, ``connect_timeout``, ``read_timeout``: this call's time limits in
+          seconds; default: the client's.
+        - ``extra_params``: more query arguments sent on every request, as written
+          (``str``, ``int`` or ``bool`` values), for arguments the client does not know.
+
+        Raises, before any request: ``FilterError`` for any bad argument, including an
+        ``extra_params`` key the client sends itself (``limit``, ``offset``, ``filter``,
+        ``order``, ``include_fields``, ``exclude_fields``, ``include_external``);
+        ``ClientClosedError`` on a closed client. While iterating: ``APIError`` subclasses
+        for error answers, ``APIConnectionError``/``APITimeoutError``,
+        ``ResponseDecodeError``, ``PaginationError``.
+        """
         if self.closed:
             raise ClientClosedError("this Client is closed; create a new one")
         query = build_query(
@@ -150,6 +212,7 @@ class Client:
             exclude_fields=exclude_fields,
             include_external=include_external,
             external_filters=self._external_filters,
+            extra_params=extra_params,
         )
         if prefetch is not None:
             _check_prefetch(prefetch, FilterError)
@@ -173,14 +236,28 @@ class Client:
         include_fields: Iterable[Any] | None = None,
         exclude_fields: Iterable[Any] | None = None,
         timeout: float | None = None,
+        extra_params: Mapping[str, str | int | bool] | None = None,
     ) -> AvailableDid:
-        """Fetch one available DID by its SID (``GET /phonenumber/available_dids/{did_sid}``)."""
+        """Fetch one available DID by its SID (``GET /phonenumber/available_dids/{did_sid}``).
+
+        - ``did_sid``: the number's SID (hex digits and ``-``).
+        - ``include_fields`` / ``exclude_fields``: DID field names (or ``F.<field>``) to keep
+          or drop; not both. Default: every field.
+        - ``timeout``: seconds for the call including retries; default: the client's.
+        - ``extra_params``: more query arguments sent as written, as for ``available_dids``.
+
+        Raises ``FilterError`` before the request for a bad SID, field list, timeout or
+        ``extra_params`` key the client owns; ``ClientClosedError`` on a closed client;
+        ``NotFoundError`` when no available number has that SID; other ``APIError``
+        subclasses, ``APIConnectionError``/``APITimeoutError`` or ``ResponseDecodeError``.
+        """
         if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
             raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
         include, exclude = validate_fields(include_fields, exclude_fields)
+        extra = check_extra_params(extra_params)
         data = await self._transport.get_json(
             self._list_url / did_sid,
-            field_params(include, exclude),
+            field_params(include, exclude) | dict(extra),
             self._call_timeouts(timeout, None, None),
         )
         return decode_did(data)

@@ -1,14 +1,19 @@
 """What each filter field accepts: its operators, its value kind, and the wire form of a value.
 
-Decisions (where sections 6.1, 6.2 and 11 leave things open):
+Decisions (the API reference, sections 4.4, 6.1, 6.2 and 11, leaves these open):
 
-- One table, ``_FIELDS``, says per field which operators apply and what value each takes.
-  Every DID attribute (8.1) is a string with ``eq ne like``; string ``lt le gt ge`` are
-  refused because the server's string ordering is undocumented. ``price`` takes Decimal or
-  int (never float: money is Decimal). ``capabilities``/``active_capabilities`` take
-  Capability or int with ``eq ne bit``. ``npa``/``npa_nxx`` are virtual keys (4.4) kept as
-  digit strings. ``attributes``/``transformations`` are not filterable. No field is boolean,
+- Operator policy: the API documents its operators in general, not per field, and says any
+  top-level field can be filtered "with some exceptions" it does not list. So every
+  comparison (``eq ne lt le gt ge``) applies to every filterable field, with the value
+  checked against the field's type; ``like`` applies to text, ``bit`` to the two bitmask
+  fields, ``nearby`` to ``phonenumber``. Refused: unknown fields, other pairings, wrong value
+  types. ``Filter.raw`` (``Raw`` here) is the way out when the server knows better.
+- Value kinds: DID attributes (8.1) are text; ``price`` takes Decimal or int (never float:
+  money is Decimal); ``capabilities``/``active_capabilities`` take Capability or int;
+  ``npa``/``npa_nxx`` are virtual keys (4.4) kept as 3/6-digit strings. No field is boolean,
   so bool values are refused, and so is None (null filtering is undocumented).
+- Nested fields (6.1 dot notation): ``attributes.<key>`` with a key of ``A-Z a-z 0-9 _ -``,
+  a text value and the text operators. ``transformations`` (a list) is not filterable.
 - Quoting (6.1): a value made only of ``A-Z a-z 0-9 _ . % : + @ / -`` (and not the word
   and/or/not) is sent bare; anything else is double-quoted, or single-quoted when it holds
   a ``"``. There is no escape syntax, so a value with both quote kinds or a control character
@@ -30,7 +35,7 @@ import attrs
 from ._errors import FilterError
 from ._models import DID_FIELDS, Capability
 
-__all__ = ["Condition", "Nearby", "check_operator"]
+__all__ = ["Condition", "Nearby", "Raw", "check_operator"]
 
 NearbyKind = Literal["npa", "zip", "latlng"]
 
@@ -57,7 +62,27 @@ class Condition:
     value: str | Decimal | Capability | Nearby
 
     def __str__(self) -> str:
-        return f"{self.field} {self.op} {_FIELDS[self.field][self.op].render(self.value)}"
+        return f"{self.field} {self.op} {_operators(self.field)[self.op].render(self.value)}"
+
+
+@attrs.frozen
+class Raw:
+    """Filter text the client sends exactly as written, without checking it."""
+
+    text: str = attrs.field()
+
+    @text.validator
+    def _check(self, _: object, text: object) -> None:
+        if not isinstance(text, str):
+            raise FilterError(f"Filter.raw takes a str, got {type(text).__name__}")
+        if not text.strip():
+            raise FilterError("Filter.raw takes filter text, got an empty string")
+        bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None)
+        if bad is not None:  # a line break or NUL cannot travel in one query value
+            raise FilterError(f"Filter.raw text holds the control character {bad!r}")
+
+    def __str__(self) -> str:
+        return self.text
 
 
 # --- value kinds: Python value -> stored value, wire text -> Python value, stored -> wire ---
@@ -198,28 +223,37 @@ def _ops(kind: _Kind, ops: str) -> dict[str, _Kind]:
     return dict.fromkeys(ops.split(), kind)
 
 
-# THE table: field -> {wire operator: value kind}. Every DID attribute (8.1) is a string unless
-# listed; npa/npa_nxx are virtual filter keys (4.4); an empty mapping means "not filterable".
+_COMPARE: Final = "eq ne lt le gt ge"
+_TEXT_OPS: Final = _ops(_TEXT, f"{_COMPARE} like")
+_BITMASK_OPS: Final = _ops(_BITS, _COMPARE) | _ops(_MASK, "bit")  # 8.2
+
+# THE table: field -> {wire operator: value kind}. Every DID attribute (8.1) is text unless
+# listed; npa/npa_nxx are virtual filter keys (4.4); an empty mapping means "not filterable
+# itself" (attributes is filtered by key, see _NESTED).
 _FIELDS: Final[Mapping[str, Mapping[str, _Kind]]] = dict(
     sorted(
         {
-            **dict.fromkeys(DID_FIELDS, _ops(_TEXT, "eq ne like")),
-            "active_capabilities": _ops(_BITS, "eq ne") | _ops(_MASK, "bit"),  # 8.2
+            **dict.fromkeys(DID_FIELDS, _TEXT_OPS),
+            "active_capabilities": _BITMASK_OPS,
             "attributes": {},
-            "capabilities": _ops(_BITS, "eq ne") | _ops(_MASK, "bit"),  # 8.2
-            "npa": _ops(_NPA, "eq ne"),
-            "npa_nxx": _ops(_NPA_NXX, "eq ne"),
-            "phonenumber": _ops(_TEXT, "eq ne like") | _ops(_NEARBY, "nearby"),  # 4.2
-            "price": _ops(_PRICE, "eq ne lt le gt ge"),
+            "capabilities": _BITMASK_OPS,
+            "npa": _ops(_NPA, _COMPARE),
+            "npa_nxx": _ops(_NPA_NXX, _COMPARE),
+            "phonenumber": _TEXT_OPS | _ops(_NEARBY, "nearby"),  # 4.2
+            "price": _ops(_PRICE, _COMPARE),
             "transformations": {},
         }.items()
     )
 )
+# Objects whose keys are filtered by dot notation (6.1): parent -> the operators of a key.
+_NESTED: Final[Mapping[str, Mapping[str, _Kind]]] = {"attributes": _TEXT_OPS}
+_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _OPERATORS: Final = frozenset(op for ops in _FIELDS.values() for op in ops)
 _SPELLING: Final = {
     "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
     "like": ".like()", "bit": ".bit()", "nearby": ".nearby()",
 }  # fmt: skip
+_WAY_OUT: Final = "; if the API accepts it, send it with Filter.raw(...)"
 
 
 class _UnknownFieldError(FilterError, AttributeError):
@@ -233,21 +267,50 @@ def _unknown(name: str, choices: Iterable[str]) -> FilterError:
     return _UnknownFieldError(f"unknown field {name!r}{hint} valid fields: {', '.join(valid)}")
 
 
+def _operators(field: str) -> Mapping[str, _Kind]:
+    """The operators of a field or of a nested ``parent.key``; FilterError if it has none."""
+    ops = _FIELDS.get(field)
+    if ops is not None:
+        return ops
+    parent, dot, key = field.partition(".")
+    if not dot:
+        raise _unknown(field, _FIELDS)
+    if parent not in _NESTED:
+        nested = ", ".join(f"{p}.<key>" for p in _NESTED)
+        raise FilterError(f"nested field {field!r}: only {nested} can be filtered by key")
+    if not _KEY.fullmatch(key):
+        raise FilterError(
+            f"nested field {field!r}: a key is made of letters, digits, '_' and '-'{_WAY_OUT}"
+        )
+    return _NESTED[parent]
+
+
+def nested_name(parent: str, key: object) -> str:
+    """``parent.key`` for ``F.attributes[key]``, validated."""
+    if not isinstance(key, str):
+        raise FilterError(f"{parent}[...] takes a str key, got {type(key).__name__}")
+    name = f"{parent}.{key}"
+    _operators(name)
+    return name
+
+
 def check_operator(field: str, op: str) -> None:
     """FilterError unless ``field op <value>`` can be written (what the DSL accepts)."""
-    if field not in _FIELDS:
-        raise _unknown(field, _FIELDS)
     _kind(field, op)
 
 
 def _kind(field: str, op: str) -> _Kind:
-    ops = _FIELDS[field]
+    ops = _operators(field)
     if op in ops:
         return ops[op]
     if not ops:
-        raise FilterError(f"field {field!r} is not filterable (an object, not a value)")
+        what = "a list" if field == "transformations" else "an object"
+        keys = f"; filter its keys with {field}.<key>" if field in _NESTED else ""
+        raise FilterError(f"field {field!r} is {what}, not a value{keys}")
     valid = ", ".join(f"{o} ({_SPELLING[o]})" for o in ops)
-    raise FilterError(f"operator {op!r} does not apply to {field!r}; valid operators: {valid}")
+    raise FilterError(
+        f"operator {op!r} does not apply to {field!r}; valid operators: {valid}{_WAY_OUT}"
+    )
 
 
 def _condition(field: str, op: str, value: object, *, text: bool = False) -> Condition:

@@ -10,6 +10,10 @@ Decisions (where sections 6.1, 6.2 and 11 leave things open):
   ``country_code`` is not consulted), None otherwise. ``nearby`` goes to the caller's
   ``near`` predicate; without one, ``nearby npa:N`` is ``npa eq N`` and zip/latlng raise.
   latlng coordinates are kept to 6 decimal places (about 0.1 m).
+- Text fields order by code point for ``lt le gt ge`` (the server's collation is undocumented).
+  ``attributes.<key>`` compares the key's value as text: a string as is, a boolean as
+  ``true``/``false``, a number in its JSON form; a missing key, null, object or list matches
+  nothing. Raw filter text cannot be evaluated locally: it raises FilterError.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ._filter_kinds import Condition, Nearby
+from ._errors import FilterError
+from ._filter_kinds import Condition, Nearby, Raw
 from ._models import AvailableDid
 
 Near = Callable[[AvailableDid, Nearby], bool]
@@ -35,6 +40,20 @@ _GETTERS: Final[Mapping[str, Callable[[AvailableDid], Any]]] = {
     "npa": lambda d: (n := _nanp(d)) and n[:3],
     "npa_nxx": lambda d: (n := _nanp(d)) and n[:6],
 }
+
+
+def _scalar_text(v: object) -> str | None:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str | int | float):
+        return str(v)
+    return None
+
+
+def _nested(name: str) -> Callable[[AvailableDid], Any]:
+    parent, _, key = name.partition(".")
+    get = operator.attrgetter(parent)
+    return lambda d: _scalar_text(obj.get(key)) if isinstance(obj := get(d), dict) else None
 
 
 def _like(pattern: str) -> re.Pattern[str]:
@@ -58,13 +77,17 @@ def _test(op: str, v: Any) -> Callable[[Any], bool]:
     return tests[op]
 
 
-def _compile(c: Condition) -> Check:
+def _compile(c: Condition | Raw) -> Check:
     """One condition as a predicate, built once per filter, not once per record."""
+    if isinstance(c, Raw):
+        raise FilterError(f"raw filter text {c.text!r} cannot be evaluated locally")
     if isinstance(c.value, Nearby):
         where, npa = c.value, _GETTERS["npa"]
         # Without a geo predicate only ``nearby npa:N`` is decidable: it is ``npa eq N``.
         return lambda d, near: near(d, where) if near is not None else npa(d) == where.value
-    get = _GETTERS.get(c.field) or operator.attrgetter(c.field)
+    get = _GETTERS.get(c.field) or (
+        _nested(c.field) if "." in c.field else operator.attrgetter(c.field)
+    )
     test = _test(c.op, c.value)
 
     def check(did: AvailableDid, near: Near | None) -> bool:

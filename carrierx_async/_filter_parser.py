@@ -3,7 +3,9 @@
 Decisions (where sections 6.1, 6.2 and 11 leave things open):
 
 - Parsing: ``and`` and operators in any case (rendered lower case), field names exact,
-  any whitespace between tokens; ``or``, ``not``, parentheses and dot notation are errors.
+  any whitespace between tokens; ``or``, ``not`` and parentheses are errors. Nested
+  ``attributes.<key>`` is accepted (dot notation, 6.1). What the parser refuses can still be
+  sent with ``Filter.raw``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Final
 import attrs
 
 from ._errors import FilterError
-from ._filter_kinds import _FIELDS, _OPERATORS, Condition, _condition, _unknown
+from ._filter_kinds import _OPERATORS, _WAY_OUT, Condition, _condition, _operators
 from ._filters import Filter
 
 __all__ = ["parse_filter"]
@@ -58,7 +60,7 @@ def _tokens(source: str) -> list[_Token]:
     return tokens
 
 
-_NO_OR_NOT: Final = "CarrierX filters join conditions with 'and' only: no 'or', no 'not' (6.1)"
+_NO_OR_NOT: Final = "CarrierX filters join conditions with 'and' only: no 'or', no 'not'"
 
 
 def _parse(source: str) -> Filter:
@@ -74,17 +76,18 @@ def _parse(source: str) -> Filter:
         field, op, value = tokens[i : i + 3]
         for tok in (field, op, value):
             if not tok.quoted and ("(" in tok.text or ")" in tok.text):
-                raise _fail(source, tok.pos, "parentheses are not supported (6.1)")
+                raise _fail(source, tok.pos, "parentheses are not supported")
         if field.text.lower() == "not":
             raise _fail(source, field.pos, f"{_NO_OR_NOT} ('not')")
         if field.quoted:
             raise _fail(source, field.pos, f"expected a bare field name, got {field.text!r}")
-        if field.text not in _FIELDS:
-            nested = " (nested fields are not supported)" if "." in field.text else ""
-            raise _fail(source, field.pos, f"{_unknown(field.text, _FIELDS)}{nested}")
+        try:
+            ops = _operators(field.text)
+        except FilterError as e:
+            raise _fail(source, field.pos, str(e)) from None
         if op.quoted or op.text.lower() not in _OPERATORS:
-            valid = ", ".join(_FIELDS[field.text]) or "none"
-            message = f"unknown operator {op.text!r}; valid for {field.text!r}: {valid}"
+            valid = ", ".join(ops) or "none"
+            message = f"unknown operator {op.text!r}; valid for {field.text!r}: {valid}{_WAY_OUT}"
             raise _fail(source, op.pos, message)
         try:
             conditions.append(_condition(field.text, op.text.lower(), value.text, text=True))
@@ -108,7 +111,12 @@ def _parse_cached(source: str) -> Filter:
 
 
 def parse_filter(text: str) -> Filter:
-    """Parse wire text (6.1) into the Filter the DSL builds; FilterError says where it fails."""
+    """Parse filter text into the Filter the DSL builds, checked the same way.
+
+    ``parse_filter("state eq NY and price le 1")``. Raises ``FilterError`` naming the offset
+    of the first problem (unknown field or operator, wrong value, ``or``/``not``); a
+    non-str raises ``TypeError``. To send text the client refuses, use ``Filter.raw``.
+    """
     if not isinstance(text, str):
         raise TypeError(f"expected str, got {type(text).__name__}")
     return _parse_cached(text)

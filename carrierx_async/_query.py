@@ -9,15 +9,17 @@ reference 4.1 and 4.3). The external-provider whitelist is the one table
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
 
 from ._errors import ConfigurationError, FilterError
-from ._filter_kinds import check_operator
+from ._fields import field_name
+from ._filter_kinds import Condition, check_operator
 from ._filter_parser import parse_filter
-from ._filters import Filter, field_name
+from ._filters import Filter
 from ._models import DID_FIELDS
 
 __all__ = [
@@ -25,8 +27,10 @@ __all__ = [
     "EXTERNAL_FILTERS",
     "EXTERNAL_MAX_ITEMS",
     "MAX_PAGE_SIZE",
+    "OWNED_PARAMS",
     "Query",
     "build_query",
+    "check_extra_params",
     "field_params",
     "widen_external_filters",
 ]
@@ -54,6 +58,13 @@ EXTERNAL_FILTERS: Final[frozenset[tuple[str, str]]] = frozenset(
     }
 )
 
+#: Query arguments the client writes itself: ``extra_params`` cannot set them (in any
+#: spelling: case, ``_`` and ``-`` are ignored), since they would break paging or validation.
+OWNED_PARAMS: Final = frozenset(
+    {"limit", "offset", "filter", "order", "include_fields", "exclude_fields", "include_external"}
+)
+_OWNED_SPELLINGS: Final = {name.replace("_", ""): name for name in OWNED_PARAMS}
+
 #: Fields a list can be ordered by: every DID attribute but the two structured ones.
 _ORDERABLE: Final = DID_FIELDS - {"attributes", "transformations"}
 _ORDER = re.compile(r"^(?P<field>[a-z_0-9]+)(?: (?P<dir>asc|desc))?$")
@@ -70,6 +81,7 @@ class Query:
     include_fields: tuple[str, ...] | None = None
     exclude_fields: tuple[str, ...] | None = None
     include_external: bool = False
+    extra_params: tuple[tuple[str, str], ...] = ()
 
     def params(self, *, offset: int, limit: int) -> dict[str, str]:
         """The query-string arguments of one page request (yarl encodes them)."""
@@ -81,6 +93,7 @@ class Query:
         params.update(field_params(self.include_fields, self.exclude_fields))
         if self.include_external:
             params["include_external"] = "true"
+        params.update(self.extra_params)
         return params
 
     def with_filter(self, flt: Filter) -> Query:
@@ -99,6 +112,43 @@ def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[
             raise ConfigurationError(f"external_filters entry {pair!r}: {exc}") from None
         extra.add((field, op))
     return EXTERNAL_FILTERS | extra
+
+
+def _param_text(what: str, text: str) -> str:
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise FilterError(f"extra_params {what} holds the control character {bad!r}")
+    return text
+
+
+def check_extra_params(
+    extra: Mapping[str, str | int | bool] | None,
+) -> tuple[tuple[str, str], ...]:
+    """``extra_params`` as (name, wire text) pairs; FilterError for a key the client owns."""
+    if extra is None:
+        return ()
+    if not isinstance(extra, Mapping):
+        raise FilterError(f"extra_params must be a mapping, got {type(extra).__name__}")
+    pairs = []
+    for key, value in extra.items():
+        if not isinstance(key, str) or not key.strip():
+            raise FilterError(f"extra_params keys must be non-empty strings, got {key!r}")
+        owned = _OWNED_SPELLINGS.get(key.lower().replace("_", "").replace("-", ""))
+        if owned is not None:
+            raise FilterError(
+                f"extra_params cannot set {key!r}: the client sends {owned!r} itself (paging "
+                f"and validation depend on it); use the {owned}= argument instead"
+            )
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int | str):
+            text = str(value)
+        else:
+            raise FilterError(
+                f"extra_params[{key!r}] must be a str, int or bool, got {type(value).__name__}"
+            )
+        pairs.append((_param_text(f"key {key!r}", key), _param_text(f"[{key!r}]", text)))
+    return tuple(pairs)
 
 
 def _positive_int(name: str, value: Any, upper: int | None = None) -> int:
@@ -178,8 +228,11 @@ def _check_external(
             "include_external=True cannot be combined with '|' or in_(): the external "
             "provider search is a single request; run one search per alternative"
         )
-    conditions = flt.conditions()
-    if not any(c.field == "country_code" and c.op == "eq" for c in conditions):
+    # Raw filter text is not read: it may hold the country_code condition, and its pairs
+    # are the server's to judge.
+    conditions = [c for c in flt.conditions() if isinstance(c, Condition)]
+    has_raw = len(conditions) < len(flt.conditions())
+    if not has_raw and not any(c.field == "country_code" and c.op == "eq" for c in conditions):
         raise FilterError(
             "include_external=True needs a country_code eq condition in the filter, "
             "e.g. & (F.country_code == 'USA')"
@@ -213,6 +266,7 @@ def build_query(
     exclude_fields: Iterable[Any] | None = None,
     include_external: bool = False,
     external_filters: frozenset[tuple[str, str]] = EXTERNAL_FILTERS,
+    extra_params: Mapping[str, str | int | bool] | None = None,
 ) -> Query:
     """Validate every argument of ``available_dids`` and return an immutable Query."""
     if isinstance(filter, str):
@@ -239,4 +293,5 @@ def build_query(
         include_fields=include,
         exclude_fields=exclude,
         include_external=include_external,
+        extra_params=check_extra_params(extra_params),
     )

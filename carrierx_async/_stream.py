@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
+import attrs
+
 from ._convert import decode_dids
 from ._errors import CarrierXError
 from ._models import AvailableDid, Page
@@ -191,13 +193,36 @@ def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
+def _describe(queries: list[Query]) -> str:
+    """The query's arguments that differ from their defaults, as ``name=value`` words."""
+    first = queries[0]
+    words = []
+    for a in attrs.fields(Query):
+        value = getattr(first, a.name)
+        if a.name == "filter" and len(queries) > 1:
+            value = " | ".join(f"({q.filter})" for q in queries)
+        elif a.name == "filter" and value is not None:
+            value = str(value)
+        elif a.name == "extra_params":
+            value = dict(value)
+        if value != a.default and value != {}:
+            words.append(f"{a.name}={value!r}")
+    return " ".join(words)
+
+
 class _Stream(Generic[T]):
     """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
     cancelled when the stream is garbage collected."""
 
-    def __init__(self, make_feed: Callable[[], _Feed[T]]) -> None:
+    def __init__(self, make_feed: Callable[[], _Feed[T]], description: str = "") -> None:
         self._make_feed = make_feed
         self._started: _Feed[T] | None = None
+        self._description = description
+
+    def __repr__(self) -> str:
+        state = "not started" if self._started is None else "started"
+        words = " ".join(w for w in (self._description, f"({state})") if w)
+        return f"<{type(self).__name__} {words}>"
 
     @property
     def _feed(self) -> _Feed[T]:
@@ -237,8 +262,8 @@ class PageIterator(_Stream[T]):
 class ItemIterator(_Stream[T]):
     """Records of a stream, one by one."""
 
-    def __init__(self, make_feed: Callable[[], _Feed[T]]) -> None:
-        super().__init__(make_feed)
+    def __init__(self, make_feed: Callable[[], _Feed[T]], description: str = "") -> None:
+        super().__init__(make_feed, description)
         self._items: list[T] = []
         self._pos = 0
 
@@ -269,7 +294,7 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     ) -> None:
         self._queries = queries
         self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
-        super().__init__(functools.partial(self._walk, decode=decode_dids))
+        super().__init__(functools.partial(self._walk, decode=decode_dids), _describe(queries))
 
     @property
     def query(self) -> Query:
@@ -278,8 +303,8 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     def pages(self) -> PageIterator[AvailableDid]:
         """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(functools.partial(self._walk, decode=decode_dids))
+        return PageIterator(functools.partial(self._walk, decode=decode_dids), self._description)
 
     def dicts(self) -> ItemIterator[dict[str, Any]]:
         """A fresh walk of the same query, yielding the records as plain dicts."""
-        return ItemIterator(functools.partial(self._walk, decode=_decode_dicts))
+        return ItemIterator(functools.partial(self._walk, decode=_decode_dicts), self._description)

@@ -13,9 +13,10 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from carrierx_async._errors import FilterError
+from carrierx_async._fields import F, Field, field_name
 from carrierx_async._filter_kinds import _FIELDS, Condition, Nearby
 from carrierx_async._filter_parser import parse_filter
-from carrierx_async._filters import F, Field, Filter, field_name
+from carrierx_async._filters import Filter
 from carrierx_async._models import DID_FIELDS, AvailableDid, Capability
 
 # --- rendering: each construct -> exact wire text ---
@@ -64,6 +65,20 @@ RENDERED = [
     (lambda: (F.state == "NY") & (F.state == "NY"), "state eq NY"),
     (lambda: F.state.in_(["NY"]), "state eq NY"),
     (lambda: F.state.in_(["NY", "NJ"]), "(state eq NY) | (state eq NJ)"),
+    # The operator policy: every comparison on every field, value checked by the field's type.
+    (lambda: F.state < "NY", "state lt NY"),
+    (lambda: F.phonenumber > "15160000000", "phonenumber gt 15160000000"),
+    (lambda: F.capabilities >= 7, "capabilities ge 7"),
+    (lambda: F.active_capabilities <= Capability.VOICE, "active_capabilities le 4"),
+    (lambda: F.npa > 500, "npa gt 500"),
+    (lambda: F.npa_nxx <= "516555", "npa_nxx le 516555"),
+    (lambda: F.did_sid.like("0%"), "did_sid like 0%"),
+    (lambda: F.attributes["key"] == "x", "attributes.key eq x"),
+    (lambda: F.attributes["my-key_2"] >= "b c", 'attributes.my-key_2 ge "b c"'),
+    (lambda: F.attributes["k"].like("%x"), "attributes.k like %x"),
+    (lambda: Filter.raw("state eq NY"), "state eq NY"),
+    (lambda: Filter.raw("price ilike '%'") & (F.npa == 516), "price ilike '%' and npa eq 516"),
+    (lambda: (F.npa == 516) & Filter.raw("x  y"), "npa eq 516 and x  y"),
 ]
 
 
@@ -146,13 +161,39 @@ INVALID = [
     (lambda: F.stat, r"unknown field 'stat'; did you mean 'state'\? valid fields: .*locality"),
     (lambda: F.zzz, r"unknown field 'zzz'; valid fields: active_capabilities, "),
     (lambda: Field("prices"), r"did you mean 'price'"),
-    (lambda: F.capabilities.like("4"), r"'like' does not apply to 'capabilities'.*bit \(\.bit"),
-    (lambda: F.locality.bit(4), r"'bit' does not apply to 'locality'.*eq \(==\), ne \(!=\), like"),
-    (lambda: F.state < "NY", r"'lt' does not apply to 'state'"),
-    (lambda: F.npa.like("5%"), r"'like' does not apply to 'npa'"),
-    (lambda: F.state.nearby(npa=516), r"'nearby' does not apply to 'state'"),
-    (lambda: F.attributes == "x", r"'attributes' is not filterable"),
-    (lambda: F.transformations != "x", r"'transformations' is not filterable"),
+    (
+        lambda: parse_filter("capabilities like 4"),
+        r"'like' does not apply to 'capabilities'.*bit \(\.bit.*Filter\.raw",
+    ),
+    (
+        lambda: parse_filter("locality bit 4"),
+        r"'bit' does not apply to 'locality'.*eq \(==\), ne \(!=\), lt \(<\).*like \(\.like",
+    ),
+    (lambda: parse_filter("npa like 5%"), r"'like' does not apply to 'npa'"),
+    (lambda: parse_filter("price like 1%"), r"'like' does not apply to 'price'"),
+    (lambda: parse_filter("state nearby npa:516"), r"'nearby' does not apply to 'state'"),
+    (lambda: parse_filter("price bit 4"), r"'bit' does not apply to 'price'"),
+    (lambda: F.attributes == "x", r"'attributes' is an object.*F\.attributes\['key'\]"),
+    (lambda: F.attributes != "x", r"'attributes' is an object"),
+    (lambda: F.transformations != "x", r"'transformations' is a list, not a value"),
+    (lambda: F.attributes["a.b"], r"'attributes\.a\.b': a key is made of letters"),
+    (lambda: F.attributes["a b"], r"a key is made of letters, digits.*Filter\.raw"),
+    (lambda: F.attributes[""], r"a key is made of letters"),
+    (lambda: F.attributes[3], r"takes a str key, got int"),  # type: ignore[index]
+    (lambda: F.attributes["k"] == 5, r"bad value for 'attributes\.k eq': expected str"),
+    (lambda: F.attributes["k"].like(None), r"expected str, got NoneType"),  # type: ignore[arg-type]
+    (lambda: F.state < 5, r"bad value for 'state lt': expected str, got int"),
+    (lambda: F.npa > 5000, r"5000 is not 3 digits"),
+    (lambda: F.capabilities >= 32, r"32 is outside 0\.\.31"),
+    (lambda: F.phonenumber > 15160000000, r"expected str, got int"),
+    (lambda: Filter.raw(""), r"empty string"),
+    (lambda: Filter.raw("  "), r"empty string"),
+    (lambda: Filter.raw("state eq NY\nand npa eq 516"), r"control character '\\n'"),
+    (lambda: Filter.raw("a\rb"), r"control character"),
+    (lambda: Filter.raw("a\x00b"), r"control character"),
+    (lambda: Filter.raw("a\ud800"), r"control character"),
+    (lambda: Filter.raw(b"state eq NY"), r"takes a str, got bytes"),  # type: ignore[arg-type]
+    (lambda: Filter.raw("state eq NY").matches(DID), r"cannot be evaluated locally"),
     (lambda: F.price == 0.5, r"expected Decimal or int, got float \(money is Decimal"),
     (lambda: F.price <= "1.00", r"expected Decimal or int, got str"),
     (lambda: F.price == True, r"expected Decimal or int, got bool"),  # noqa: E712
@@ -206,10 +247,48 @@ def test_dir_lists_fields_for_completion():
     assert names == sorted(names)
 
 
+COMPARE = {"eq", "ne", "lt", "le", "gt", "ge"}
+
+
 def test_table_covers_every_did_attribute():
     assert set(_FIELDS) == DID_FIELDS | {"npa", "npa_nxx"}
     assert {f for f, ops in _FIELDS.items() if not ops} == {"attributes", "transformations"}
-    assert set(_FIELDS["phonenumber"]) == {"eq", "ne", "like", "nearby"}
+    # The documented general rule: every comparison on every filterable field.
+    assert all(set(ops) >= COMPARE for ops in _FIELDS.values() if ops)
+    assert set(_FIELDS["phonenumber"]) == COMPARE | {"like", "nearby"}
+    assert set(_FIELDS["price"]) == COMPARE
+    assert set(_FIELDS["capabilities"]) == set(_FIELDS["active_capabilities"]) == COMPARE | {"bit"}
+    assert set(_FIELDS["npa"]) == set(_FIELDS["npa_nxx"]) == COMPARE
+    assert {f for f, ops in _FIELDS.items() if "nearby" in ops} == {"phonenumber"}
+    assert {f for f, ops in _FIELDS.items() if "bit" in ops} == {
+        "capabilities",
+        "active_capabilities",
+    }
+    text = DID_FIELDS - {"attributes", "transformations", "price"}
+    text -= {"capabilities", "active_capabilities"}
+    assert {f for f, ops in _FIELDS.items() if "like" in ops} == text
+
+
+FIELD_TYPES = {
+    "BitmaskField": COMPARE | {"bit"},
+    "PriceField": COMPARE,
+    "AreaCodeField": COMPARE,
+    "TextField": COMPARE | {"like"},
+    "PhoneNumberField": COMPARE | {"like", "nearby"},
+    "AttributesField": set(),
+    "ListField": set(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FIELDS))
+def test_each_typed_field_offers_exactly_the_operators_of_the_table(name):
+    field = getattr(F, name)
+    assert field.name == name
+    assert FIELD_TYPES[type(field).__name__] == set(_FIELDS[name])
+    # The class's methods and the table agree on like/bit/nearby.
+    assert {m for m in ("like", "bit", "nearby") if hasattr(field, m)} == (
+        set(_FIELDS[name]) - COMPARE
+    )
 
 
 def test_field_name():
@@ -322,14 +401,19 @@ PARSE_ERRORS = [
     ("   ", r"empty filter"),
     ("stat eq NY", r"unknown field 'stat'; did you mean 'state'.* at offset 0"),
     ("state eq NY and stat eq NJ", r"unknown field 'stat'.* at offset 16"),
-    ("state xx NY", r"unknown operator 'xx'; valid for 'state': eq, ne, like at offset 6"),
-    ("state lt NY", r"'lt' does not apply to 'state'.* at offset 6"),
+    (
+        "state xx NY",
+        r"unknown operator 'xx'; valid for 'state': eq, ne, lt, le, gt, ge, like; if the API "
+        r"accepts it, send it with Filter\.raw\(\.\.\.\) at offset 6",
+    ),
+    ("state ilike NY", r"unknown operator 'ilike'.*Filter\.raw"),
+    ("state bit 4", r"'bit' does not apply to 'state'.* at offset 6"),
     ("state", r"expected an operator after 'state' at offset 5"),
     ("state eq ", r"expected a value after 'eq' at offset 8"),
     ('state eq NY and ""', r"expected an operator after '' at offset 18"),
     ("state eq NY and", r"expected a condition after 'and' at offset 15"),
     ("state eq NY NJ", r"expected 'and', got 'NJ' at offset 12"),
-    ("state eq NY or state eq NJ", r"no 'or', no 'not' \(6\.1\) \('or'\) at offset 12"),
+    ("state eq NY or state eq NJ", r"no 'or', no 'not' \('or'\) at offset 12"),
     ("not state eq NY", r"no 'not'.* at offset 0"),
     ("(state eq NY)", r"parentheses are not supported.* at offset 0"),
     ("state eq NY and (npa eq 516)", r"parentheses.* at offset 16"),
@@ -342,8 +426,11 @@ PARSE_ERRORS = [
     ('"state" eq NY', r"expected a bare field name"),
     ('state "eq" NY', r"unknown operator 'eq'"),
     ('state eq NY "and" npa eq 516', r"expected 'and', got 'and'"),
-    ("attributes.key eq x", r"unknown field 'attributes\.key'.*nested fields are not supported"),
-    ("attributes eq x", r"'attributes' is not filterable"),
+    ("attributes.a.b eq x", r"nested field 'attributes\.a\.b': a key is made of.* at offset 0"),
+    ("transformations.x eq x", r"only attributes\.<key> can be filtered by key at offset 0"),
+    ("stat.x eq x", r"only attributes\.<key> can be filtered by key"),
+    ("attributes eq x", r"'attributes' is an object, not a value; filter its keys"),
+    ("attributes.key bit 4", r"'bit' does not apply to 'attributes\.key'"),
     ("price le 1.", r"'1\.' is not a plain decimal number"),
     ("price le 1e3", r"not a plain decimal number"),
     ("capabilities bit x", r"'x' is not an integer"),
@@ -533,7 +620,7 @@ def test_disjunction_text_is_not_wire_text():
 
 # --- properties ---
 
-TEXT_FIELDS = sorted(f for f, ops in _FIELDS.items() if set(ops) == {"eq", "ne", "like"})
+TEXT_FIELDS = sorted(f for f, ops in _FIELDS.items() if set(ops) == COMPARE | {"like"})
 safe_text = st.text(st.characters(exclude_categories=("Cc", "Cs"))).filter(
     lambda s: not ('"' in s and "'" in s)
 )
@@ -554,6 +641,20 @@ conditions = st.one_of(
     ),
     st.builds(lambda f, v: getattr(F, f) != v, st.sampled_from(TEXT_FIELDS), safe_text),
     st.builds(lambda f, v: getattr(F, f).like(v), st.sampled_from(TEXT_FIELDS), safe_text),
+    st.builds(
+        lambda f, op, v: getattr(operator, op)(getattr(F, f), v),
+        st.sampled_from([*TEXT_FIELDS, "phonenumber"]),
+        st.sampled_from(["lt", "le", "gt", "ge"]),
+        safe_text,
+    ),
+    st.builds(
+        lambda k, op, v: getattr(operator, op)(F.attributes[k], v),
+        st.text("abcXYZ019_-", min_size=1, max_size=4),
+        st.sampled_from(["eq", "ne", "lt", "ge"]),
+        safe_text,
+    ),
+    st.builds(lambda v: F.capabilities > v, caps),
+    st.builds(lambda v: F.npa <= v, digits(3)),
     st.builds(
         lambda op, v: {"eq": F.price == v, "lt": F.price < v, "ge": F.price >= v}[op],
         st.sampled_from(["eq", "lt", "ge"]),

@@ -13,6 +13,7 @@ CORE = frozenset(
         "_errors",
         "_models",
         "_filter_kinds",
+        "_fields",
         "_filter_match",
         "_filters",
         "_filter_parser",

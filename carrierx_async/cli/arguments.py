@@ -17,8 +17,9 @@ from typing import Any, Final, NoReturn
 from .. import __version__
 from .._client import DEFAULT_BASE_URL
 from .._errors import FilterError
+from .._fields import F, field_name
 from .._filter_parser import parse_filter
-from .._filters import F, Filter, field_name
+from .._filters import Filter
 from .._models import Capability
 from .._query import build_query
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 
 from .._errors import FilterError
+from .._filter_kinds import Condition
 from .._filter_parser import parse_filter
 from .._filters import Filter
 from .._models import DID_FIELDS, AvailableDid
@@ -90,7 +91,8 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
         if offset != 0:
             raise _BadRequest("offset", "offset must be 0 when include_external=true")
         if flt is None or not any(
-            c.field == "country_code" and c.op == "eq" for c in flt.conditions()
+            isinstance(c, Condition) and c.field == "country_code" and c.op == "eq"
+            for c in flt.conditions()
         ):
             raise _BadRequest("filter", "include_external=true needs a country_code eq filter")
     return _ListArgs(

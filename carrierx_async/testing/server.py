@@ -23,6 +23,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from .._convert import decode_did
+from .._filter_kinds import Condition
 from .._filters import Filter
 from .._models import AvailableDid
 from .arguments import _BadRequest, _error_body, _field_selector, _list_args, _ListArgs, _sort_key
@@ -343,7 +344,11 @@ class FakeCarrierX:
 
     def _external(self, flt: Filter, need: int) -> list[dict[str, Any]]:
         """Deterministic external-provider numbers that match ``flt``, best effort."""
-        countries = {str(c.value) for c in flt.conditions() if c.field == "country_code"}
+        countries = {
+            str(c.value)
+            for c in flt.conditions()
+            if isinstance(c, Condition) and c.field == "country_code"
+        }
         places = [
             (loc, a) for loc in _LOCALITIES if loc.country in countries for a in loc.area_codes
         ]

@@ -1,0 +1,235 @@
+"""The typed field namespace ``F``: one attribute per filterable field, typed by its value.
+
+``F.state`` is a ``TextField``, ``F.price`` a ``PriceField`` and so on, so ``mypy --strict``
+flags a misspelt field (``F.stat``) and a wrong value type (``F.price <= "1.5"``; an ``==``
+with a wrong type is a ``bool``, which no filter argument accepts), and editors complete
+field names. The runtime checks stay: every operator validates its value through
+``_filter_kinds``, so untyped code gets the same ``FilterError``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final, Generic, NoReturn, TypeVar
+
+from ._errors import FilterError
+from ._filter_kinds import _FIELDS, _NESTED, _condition, _operators, _unknown, nested_name
+from ._filters import Filter, nearby_condition
+from ._models import DID_FIELDS, Capability
+
+__all__ = [
+    "AreaCodeField",
+    "AttributesField",
+    "BitmaskField",
+    "F",
+    "Field",
+    "FieldNamespace",
+    "ListField",
+    "PhoneNumberField",
+    "PriceField",
+    "TextField",
+    "field_name",
+]
+
+V = TypeVar("V")
+
+
+def _not_a_value(name: str) -> FilterError:
+    hint = f"; filter its keys with F.{name}['key']" if name in _NESTED else ""
+    return FilterError(f"field {name!r} is {'an object' if hint else 'a list'}, not a value{hint}")
+
+
+class _Named:
+    """A DID field name (``F.<name>``), usable in ``include_fields``/``exclude_fields``."""
+
+    __slots__ = ("name",)
+    __hash__ = None  # type: ignore[assignment]  # == builds a Filter, so no hashing
+
+    def __init__(self, name: str) -> None:
+        _operators(name)  # FilterError for an unknown field
+        self.name: Final = name
+
+    # For attributes/transformations, which compare with nothing: FilterError, not False.
+    def __eq__(self, value: object) -> NoReturn:
+        raise _not_a_value(self.name)
+
+    def __ne__(self, value: object) -> NoReturn:
+        raise _not_a_value(self.name)
+
+    def __repr__(self) -> str:
+        return f"F.{self.name}"
+
+
+class Field(_Named, Generic[V]):
+    """A filterable field; each comparison builds a one-condition ``Filter``.
+
+    ``==  !=  <  <=  >  >=`` send ``eq ne lt le gt ge``. A value of the wrong type or out of
+    range raises ``FilterError``. ``in_(values)`` is a disjunction of ``==`` conditions.
+    """
+
+    __slots__ = ()
+
+    def _where(self, op: str, value: object) -> Filter:
+        return Filter(((_condition(self.name, op, value),),))
+
+    def __eq__(self, value: V) -> Filter:  # type: ignore[override]
+        return self._where("eq", value)
+
+    def __ne__(self, value: V) -> Filter:  # type: ignore[override]
+        return self._where("ne", value)
+
+    def __lt__(self, value: V) -> Filter:
+        return self._where("lt", value)
+
+    def __le__(self, value: V) -> Filter:
+        return self._where("le", value)
+
+    def __gt__(self, value: V) -> Filter:
+        return self._where("gt", value)
+
+    def __ge__(self, value: V) -> Filter:
+        return self._where("ge", value)
+
+    def in_(self, values: Iterable[V]) -> Filter:
+        """Any of ``values``: one request per value, merged (the API has no ``or``).
+
+        Raises ``FilterError`` for a string (not a collection) or an empty collection.
+        """
+        if isinstance(values, str | bytes):
+            raise FilterError(f"in_ takes a collection of values, not the string {values!r}")
+        filters = [self == v for v in values]
+        if not filters:
+            raise FilterError(f"{self.name}.in_([]) matches nothing; give at least one value")
+        return functools.reduce(Filter.__or__, filters)
+
+
+class TextField(Field[str]):
+    """A text field: compare with a ``str``; ``like`` matches a pattern."""
+
+    __slots__ = ()
+
+    def like(self, pattern: str) -> Filter:
+        """SQL-style pattern: ``%`` any run of characters, ``_`` exactly one."""
+        return self._where("like", pattern)
+
+
+class PhoneNumberField(TextField):
+    """``phonenumber``: text (E.164 digits without ``+``), and ``nearby`` a place."""
+
+    __slots__ = ()
+
+    def nearby(
+        self,
+        *,
+        npa: int | str | None = None,
+        zip: str | None = None,
+        latlng: tuple[float | Decimal, float | Decimal] | None = None,
+    ) -> Filter:
+        """Numbers near a place; pass exactly one keyword (see ``Filter.nearby``)."""
+        return Filter(((nearby_condition(self.name, npa=npa, zip=zip, latlng=latlng),),))
+
+
+class PriceField(Field[Decimal | int]):
+    """``price``: compare with a ``Decimal`` or ``int`` (a float raises: money is Decimal)."""
+
+    __slots__ = ()
+
+
+class BitmaskField(Field[Capability | int]):
+    """A ``Capability`` bitmask: compare with a Capability or 0..31; ``bit`` tests bits."""
+
+    __slots__ = ()
+
+    def bit(self, mask: Capability | int) -> Filter:
+        """Every bit of ``mask`` (1..31) is set in the field."""
+        return self._where("bit", mask)
+
+
+class AreaCodeField(Field[int | str]):
+    """``npa`` (3 digits) or ``npa_nxx`` (6 digits): compare with an int or a digit string."""
+
+    __slots__ = ()
+
+
+class AttributesField(_Named):
+    """``attributes``: filter one key by dot notation, ``F.attributes["key"] == "x"``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> TextField:
+        """The text field ``attributes.<key>``; a key of letters, digits, ``_`` and ``-``."""
+        return TextField(nested_name(self.name, key))
+
+
+class ListField(_Named):
+    """``transformations``: selectable with ``include_fields``, not filterable."""
+
+    __slots__ = ()
+
+
+class FieldNamespace:
+    """``F.<field>``: every filterable DID field, typed by the values it compares with.
+
+    A misspelt name raises ``FilterError`` (also an ``AttributeError``) with a suggestion.
+    """
+
+    __slots__ = ()
+
+    active_capabilities: Final = BitmaskField("active_capabilities")
+    attributes: Final = AttributesField("attributes")
+    callback_url: Final = TextField("callback_url")
+    campaign_sid: Final = TextField("campaign_sid")
+    capabilities: Final = BitmaskField("capabilities")
+    classification_sid: Final = TextField("classification_sid")
+    country_code: Final = TextField("country_code")
+    did_group_sid: Final = TextField("did_group_sid")
+    did_sid: Final = TextField("did_sid")
+    in_country_format: Final = TextField("in_country_format")
+    international_format: Final = TextField("international_format")
+    lata: Final = TextField("lata")
+    locality: Final = TextField("locality")
+    lrn_sid: Final = TextField("lrn_sid")
+    name: Final = TextField("name")
+    npa: Final = AreaCodeField("npa")
+    npa_nxx: Final = AreaCodeField("npa_nxx")
+    ocn: Final = TextField("ocn")
+    partner_sid: Final = TextField("partner_sid")
+    phonenumber: Final = PhoneNumberField("phonenumber")
+    porting_pin: Final = TextField("porting_pin")
+    price: Final = PriceField("price")
+    state: Final = TextField("state")
+    status: Final = TextField("status")
+    string_key_1: Final = TextField("string_key_1")
+    string_key_2: Final = TextField("string_key_2")
+    transformations: Final = ListField("transformations")
+    trunk_group_sid: Final = TextField("trunk_group_sid")
+
+    if not TYPE_CHECKING:  # at run time only: mypy must keep flagging unknown names
+
+        def __getattr__(self, name: str) -> _Named:
+            raise _unknown(name, _FIELDS)
+
+    def __dir__(self) -> list[str]:
+        return list(_FIELDS)
+
+    def __repr__(self) -> str:
+        return "F"
+
+
+F: Final = FieldNamespace()
+
+
+def field_name(field: str | _Named) -> str:
+    """Validate a DID attribute name for include_fields / exclude_fields."""
+    name = field.name if isinstance(field, _Named) else field
+    if not isinstance(name, str):
+        raise TypeError(f"expected str or Field, got {type(field).__name__}")
+    if name in DID_FIELDS:
+        return name
+    if name in _FIELDS:
+        raise FilterError(
+            f"{name!r} is a filter-only key, not a DID attribute; it cannot be selected"
+        )
+    raise _unknown(name, DID_FIELDS)
