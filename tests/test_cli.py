@@ -276,6 +276,15 @@ async def test_flags_render_the_filter_text(fake, api):
     assert prices == sorted(prices, reverse=True)
 
 
+async def test_raw_filter_is_sent_as_written(fake, api):
+    args = ["--state", "ny", "--raw-filter", "price  LE  '1'", "--max", "3"]
+    result = await cli(*api, *args)
+    assert result.code == EXIT_OK
+    assert list_queries(fake)[0]["filter"] == "state eq NY and price  LE  '1'"
+    records = jsonl(result.out)
+    assert len(records) == 3 and all(Decimal(r["price"]) <= 1 for r in records)
+
+
 async def test_location_flags_render_nearby(fake, api):
     args = ["--zip", "10025", "--near=40.7128,-74.0060", "--capability", "mms_in", "--max", "2"]
     result = await cli(*api, *args)
@@ -477,6 +486,7 @@ NOWHERE = "http://127.0.0.1:9/core/v2"
 
 BAD_INPUT = [
     ["--filter", "colour eq red"],
+    ["--raw-filter", "state eq NY\nand npa eq 516"],
     ["--zip", "1002"],
     ["--near", "north"],
     ["--near", "npa:51"],

@@ -232,7 +232,14 @@ def _parser() -> _Parser:
         help="capabilities bit: voice, sms, mms, sms_in, sms_out, mms_in, mms_out "
         "(comma-separated, repeatable)",
     )
-    where.add_argument("--filter", metavar="TEXT", help='raw filter text, e.g. "price le 1"')
+    where.add_argument(
+        "--filter", metavar="TEXT", help='filter text, checked first, e.g. "price le 1"'
+    )
+    where.add_argument(
+        "--raw-filter",
+        metavar="TEXT",
+        help="filter text sent exactly as written, unchecked (for what the client refuses)",
+    )
     where.add_argument(
         "--external",
         action="store_true",
@@ -298,7 +305,7 @@ def _with_command(argv: list[str], value_options: frozenset[str]) -> list[str]:
 
 
 def _search_filter(args: argparse.Namespace) -> Filter | None:
-    """The flags as one conjunction, flags first, then --filter (raises FilterError)."""
+    """The flags as one conjunction: flags, --filter, --raw-filter (raises FilterError)."""
     parts: list[Filter] = []
     if args.country is not None:
         parts.append(F.country_code == args.country.upper())
@@ -318,6 +325,8 @@ def _search_filter(args: argparse.Namespace) -> Filter | None:
         parts.append(F.capabilities.bit(functools.reduce(operator.or_, args.capability)))
     if args.filter is not None:
         parts.append(parse_filter(args.filter))
+    if args.raw_filter is not None:
+        parts.append(Filter.raw(args.raw_filter))
     return functools.reduce(operator.and_, parts) if parts else None
 
 
