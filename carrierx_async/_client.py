@@ -53,20 +53,21 @@ class Client:
     - ``base_url``: the API root, default ``DEFAULT_BASE_URL``
       (``https://api.carrierx.com/core/v2``); plain ``http://`` only for a loopback host.
     - ``session``: an ``aiohttp.ClientSession`` to borrow (never closed, the token never
-      set on it); default ``None`` makes one, closed by ``close()``.
-    - ``timeout``: seconds for a whole call including retries, default 30.0;
-      ``connect_timeout`` (default 10.0) and ``read_timeout`` (default 20.0) bound each
-      attempt's connection and each socket read.
+      set on it); default ``None``: the client makes one and ``close()`` closes it.
+    - ``timeout``: seconds for a whole call, retries included; default 30.0.
+    - ``connect_timeout``: seconds to connect, per attempt; default 10.0.
+    - ``read_timeout``: seconds to wait for each read from the socket; default 20.0.
     - ``max_retries``: retries of a failed attempt (connection errors, timeouts, 408, 429,
-      500, 502, 503, 504), default 2.
-    - ``prefetch``: pages fetched ahead while records are consumed, default 1 (0 = none).
-    - ``retry_budget``: a ``RetryBudget`` shared between clients; default ``None`` gives
+      500, 502, 503, 504); default 2.
+    - ``prefetch``: pages fetched ahead while records are consumed; default 1 (0: none).
+    - ``retry_budget``: a ``RetryBudget`` to share between clients; default ``None`` gives
       this client its own.
     - ``external_filters``: (field, operator) pairs to allow with ``include_external=True``
       beyond ``EXTERNAL_FILTERS``, e.g. ``[("price", "le")]``; default none.
-    - ``trace_configs``: ``aiohttp.TraceConfig`` objects for the session the client makes.
+    - ``trace_configs``: ``aiohttp.TraceConfig`` objects for the session the client makes;
+      default ``None``.
 
-    Raises ``ConfigurationError`` (a ``CarrierXError`` and ``ValueError``) at once for a
+    Raises ``ConfigurationError`` (a ``CarrierXError`` and a ``ValueError``) at once for a
     missing token, a bad base URL, timeouts, ``prefetch`` or ``external_filters``, or
     ``trace_configs`` given with a ``session``.
     """
@@ -175,30 +176,35 @@ class Client:
 
         ``async for did in client.available_dids(filter=F.state == "NY"): ...`` yields
         ``AvailableDid`` records; ``.pages()`` and ``.dicts()`` give pages or plain dicts.
-        Every argument is keyword-only and optional:
+        Every argument is keyword-only:
 
         - ``filter``: a ``Filter`` (``F.<field>`` operators, ``Filter.nearby``,
-          ``Filter.raw``) or filter text, parsed and checked by ``parse_filter``. A ``|``
-          filter runs one request stream per alternative, merged without duplicates.
-        - ``order``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` or ``"shuffle"``.
-        - ``page_size``: records per request, 1..1000; default 1000 (10 with
+          ``Filter.raw``) or filter text, checked by ``parse_filter``; default ``None``:
+          every number. A ``|`` filter runs one request stream per alternative, merged
+          without duplicates.
+        - ``order``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` or ``"shuffle"``;
+          default ``None``: the server's order.
+        - ``page_size``: records per request, 1..1000; default ``None``: 1000 (10 with
           ``include_external``).
-        - ``max_items``: stop after this many records; default ``None`` reads to the end.
-        - ``include_fields`` / ``exclude_fields``: DID field names (or ``F.<field>``) to
-          keep or drop; not both.
-        - ``include_external``: also search external providers, default ``False``. Needs a
+        - ``max_items``: stop after this many records; default ``None``: read to the end.
+        - ``include_fields``: DID field names (or ``F.<field>``) to keep; default ``None``.
+        - ``exclude_fields``: DID field names to drop; default ``None``. Not both.
+        - ``include_external``: also search external providers; default ``False``. Needs a
           ``country_code`` eq condition, at most 10 records, no paging.
-        - ``prefetch``: pages fetched ahead for this stream; default: the client's.
-        - ``timeout``, ``connect_timeout``, ``read_timeout``: this call's time limits in
-          seconds; default: the client's.
-        - ``extra_params``: more query arguments sent on every request, as written
-          (``str``, ``int`` or ``bool`` values), for arguments the client does not know.
+        - ``prefetch``: pages fetched ahead for this stream; default ``None``: the client's.
+        - ``timeout``: seconds for each request, retries included; default ``None``: the
+          client's.
+        - ``connect_timeout``: seconds to connect; default ``None``: the client's.
+        - ``read_timeout``: seconds per socket read; default ``None``: the client's.
+        - ``extra_params``: more query arguments sent on every request as written (``str``,
+          ``int`` or ``bool`` values), for arguments the client does not know; default
+          ``None``.
 
         Raises, before any request: ``FilterError`` for any bad argument, including an
         ``extra_params`` key the client sends itself (``limit``, ``offset``, ``filter``,
         ``order``, ``include_fields``, ``exclude_fields``, ``include_external``);
         ``ClientClosedError`` on a closed client. While iterating: ``APIError`` subclasses
-        for error answers, ``APIConnectionError``/``APITimeoutError``,
+        for error answers, ``APIConnectionError`` or ``APITimeoutError``,
         ``ResponseDecodeError``, ``PaginationError``.
         """
         if self.closed:
@@ -241,15 +247,17 @@ class Client:
         """Fetch one available DID by its SID (``GET /phonenumber/available_dids/{did_sid}``).
 
         - ``did_sid``: the number's SID (hex digits and ``-``).
-        - ``include_fields`` / ``exclude_fields``: DID field names (or ``F.<field>``) to keep
-          or drop; not both. Default: every field.
-        - ``timeout``: seconds for the call including retries; default: the client's.
-        - ``extra_params``: more query arguments sent as written, as for ``available_dids``.
+        - ``include_fields``: DID field names (or ``F.<field>``) to keep; default ``None``.
+        - ``exclude_fields``: DID field names to drop; default ``None``. Not both.
+        - ``timeout``: seconds for the call, retries included; default ``None``: the
+          client's.
+        - ``extra_params``: more query arguments sent as written, as for
+          ``available_dids``; default ``None``.
 
-        Raises ``FilterError`` before the request for a bad SID, field list, timeout or
+        Raises ``FilterError`` before the request for a bad SID, field list, timeout or an
         ``extra_params`` key the client owns; ``ClientClosedError`` on a closed client;
         ``NotFoundError`` when no available number has that SID; other ``APIError``
-        subclasses, ``APIConnectionError``/``APITimeoutError`` or ``ResponseDecodeError``.
+        subclasses, ``APIConnectionError`` or ``APITimeoutError``, ``ResponseDecodeError``.
         """
         if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
             raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")

@@ -320,7 +320,7 @@ def _optional_int(envelope: dict[str, Any], key: str, status: int) -> int | None
 
 
 def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any]]:
-    """Check the list envelope (reference 5.2); return raw items and a Page without items."""
+    """Check the list envelope; return raw items and a Page without items."""
     if not isinstance(obj, dict):
         raise ResponseDecodeError("expected a JSON object with 'items'", status=status)
     items = obj.get("items")

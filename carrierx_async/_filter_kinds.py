@@ -42,7 +42,7 @@ NearbyKind = Literal["npa", "zip", "latlng"]
 
 @attrs.frozen
 class Nearby:
-    """A ``phonenumber nearby`` location (4.2): npa/zip value is a digit str, latlng a pair."""
+    """A ``phonenumber nearby`` location: npa/zip value is a digit str, latlng a pair."""
 
     kind: NearbyKind
     value: str | tuple[float, float]

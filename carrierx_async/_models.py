@@ -20,7 +20,7 @@ U = TypeVar("U")
 
 
 class Capability(enum.IntFlag):
-    """What a number can do: the ``capabilities`` bitmask (reference section 8.2)."""
+    """What a number can do: the ``capabilities`` bitmask (values summed, 31 = all)."""
 
     SMS_IN = 1
     SMS_OUT = 2
@@ -33,7 +33,7 @@ class Capability(enum.IntFlag):
 # times faster than 27 slot writes (benchmarks/README.md); frozen all the same.
 @attrs.frozen(kw_only=True, slots=False)
 class AvailableDid:
-    """A rentable phone number (DID object, reference section 8.1)."""
+    """A rentable phone number: the API's DID object, every field ``None`` when absent."""
 
     active_capabilities: Capability | None = None
     attributes: dict[str, Any] | None = None
@@ -72,7 +72,7 @@ DID_FIELDS: frozenset[str] = frozenset(
 
 @attrs.frozen(kw_only=True)
 class Page(Generic[T]):
-    """One response of a list request: the envelope of reference section 5.2."""
+    """One response of a list request: the API's list envelope and its items."""
 
     items: list[T]
     count: int

@@ -175,7 +175,7 @@ def _fields(name: str, value: Iterable[Any] | None) -> tuple[str, ...] | None:
 def field_params(
     include: tuple[str, ...] | None, exclude: tuple[str, ...] | None
 ) -> dict[str, str]:
-    """The field-filtering arguments (reference 7), comma-joined."""
+    """The field-filtering arguments, comma-joined."""
     if include is not None:
         return {"include_fields": ",".join(include)}
     if exclude is not None:
@@ -186,7 +186,7 @@ def field_params(
 def validate_fields(
     include_fields: Iterable[Any] | None, exclude_fields: Iterable[Any] | None
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
-    """Check field lists; both at once is refused (the API does not define it, ref 7)."""
+    """Check field lists; both at once is refused (the API does not define it)."""
     include = _fields("include_fields", include_fields)
     exclude = _fields("exclude_fields", exclude_fields)
     if include is not None and exclude is not None:

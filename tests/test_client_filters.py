@@ -9,9 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from carrierx_async import Capability, Client, ConfigurationError, F, Filter, FilterError
+from carrierx_async import (
+    BadRequestError,
+    Capability,
+    Client,
+    ConfigurationError,
+    F,
+    Filter,
+    FilterError,
+)
 from carrierx_async._stream import PREFETCH_TASK
-from carrierx_async.testing import EXTERNAL_SID_PREFIX
+from carrierx_async.testing import EXTERNAL_SID_PREFIX, did_record
 
 TOKEN = "fake-token-not-a-secret"
 
@@ -31,6 +39,12 @@ def client(carrierx_fake):
 
 def price(d):
     return Decimal(d["price"])
+
+
+def area(d, digits=3):
+    """The NANP area code (or first six digits): only 11-digit numbers with country code 1."""
+    p = d["phonenumber"]
+    return p[1 : 1 + digits] if len(p) == 11 and p[0] == "1" else None
 
 
 CASES = [
@@ -62,6 +76,38 @@ CASES = [
     ),
     (F.capabilities == Capability(31), "capabilities eq 31", lambda d: d["capabilities"] == 31),
     (F.npa == 516, "npa eq 516", lambda d: d["phonenumber"][:4] == "1516"),
+    # "_" is exactly one character: "1_1%" is a 1 in third place, not a 1 anywhere later.
+    (
+        F.phonenumber.like("1_1%"),
+        "phonenumber like 1_1%",
+        lambda d: len(d["phonenumber"]) >= 3 and d["phonenumber"][::2][:2] == "11",
+    ),
+    (
+        F.locality.like("SALT_LAKE CIT_"),
+        'locality like "SALT_LAKE CIT_"',
+        lambda d: d["locality"] == "SALT LAKE CITY",
+    ),
+    # The operator policy: every comparison applies to every field (text by code point).
+    (F.state < "NY", "state lt NY", lambda d: d["state"] is not None and d["state"] < "NY"),
+    (F.state >= "UT", "state ge UT", lambda d: d["state"] is not None and d["state"] >= "UT"),
+    (
+        F.phonenumber > "15160000000",
+        "phonenumber gt 15160000000",
+        lambda d: d["phonenumber"] > "15160000000",
+    ),
+    (F.capabilities >= 7, "capabilities ge 7", lambda d: d["capabilities"] >= 7),
+    (F.capabilities < 4, "capabilities lt 4", lambda d: d["capabilities"] < 4),
+    (
+        F.active_capabilities != 0,
+        "active_capabilities ne 0",
+        lambda d: d["active_capabilities"] != 0,
+    ),
+    (F.npa > 500, "npa gt 500", lambda d: area(d) is not None and int(area(d)) > 500),
+    (
+        F.npa_nxx <= 303555,
+        "npa_nxx le 303555",
+        lambda d: area(d, 6) is not None and int(area(d, 6)) <= 303555,
+    ),
     (
         Filter.nearby(npa=212),
         "phonenumber nearby npa:212",
@@ -85,13 +131,120 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["dsl", "text"])
 @pytest.mark.parametrize(("flt", "wire", "predicate"), CASES, ids=[c[1] for c in CASES])
-async def test_construct_selects_what_server_selects(client, fake, flt, wire, predicate):
+async def test_construct_selects_what_server_selects(client, fake, flt, wire, predicate, as_text):
     want = [d["did_sid"] for d in fake.inventory if predicate(d)]
-    assert want, "the case must select something"
-    got = [d.did_sid async for d in client.available_dids(filter=flt, page_size=500)]
+    assert 0 < len(want) < len(fake.inventory), "the case must select something, not all"
+    query = wire if as_text else flt
+    got = [d.did_sid async for d in client.available_dids(filter=query, page_size=500)]
     assert got == want
     assert fake.requests[0].query["filter"] == wire
+
+
+# A small inventory with what the generated one lacks: a non-NANP number whose digits 2-4
+# look like an area code, 10- and 12-digit numbers, and custom attributes.
+MIXED = [
+    did_record(phonenumber="49301234567", country_code="DEU", state=None, locality="BERLIN"),
+    did_record(phonenumber="19305550100", attributes={"tier": "gold", "n": 5}),
+    did_record(phonenumber="19305550101", attributes={"tier": "silver", "vip": True}),
+    did_record(phonenumber="1930555010", attributes={"tier": "gold"}),
+    did_record(phonenumber="193055501000"),
+    did_record(phonenumber="15165550100", attributes={"tier": "gold bar"}),
+]
+
+
+def attr(d, key):
+    return (d["attributes"] or {}).get(key)
+
+
+MIXED_CASES = [
+    (F.npa == 930, "npa eq 930", lambda d: area(d) == "930"),
+    (F.npa != 930, "npa ne 930", lambda d: area(d) not in (None, "930")),
+    (F.npa_nxx == 930555, "npa_nxx eq 930555", lambda d: area(d, 6) == "930555"),
+    (Filter.nearby(npa=930), "phonenumber nearby npa:930", lambda d: area(d) == "930"),
+    (
+        F.attributes["tier"] == "gold",
+        "attributes.tier eq gold",
+        lambda d: attr(d, "tier") == "gold",
+    ),
+    (
+        F.attributes["tier"] != "gold",
+        "attributes.tier ne gold",
+        lambda d: attr(d, "tier") not in (None, "gold"),
+    ),
+    (
+        F.attributes["tier"].like("gold%"),
+        "attributes.tier like gold%",
+        lambda d: (attr(d, "tier") or "").startswith("gold"),
+    ),
+    (F.attributes["n"] == "5", "attributes.n eq 5", lambda d: attr(d, "n") == 5),
+    (F.attributes["vip"] == "true", "attributes.vip eq true", lambda d: attr(d, "vip") is True),
+]
+
+
+@pytest.mark.carrierx_fake(inventory=MIXED)
+@pytest.mark.parametrize("as_text", [False, True], ids=["dsl", "text"])
+@pytest.mark.parametrize(("flt", "wire", "predicate"), MIXED_CASES, ids=[c[1] for c in MIXED_CASES])
+async def test_construct_selects_what_server_selects_on_odd_records(
+    client, fake, flt, wire, predicate, as_text
+):
+    want = [d["did_sid"] for d in fake.inventory if predicate(d)]
+    assert 0 < len(want) < len(fake.inventory), "the case must select something, not all"
+    query = wire if as_text else flt
+    got = [d.did_sid async for d in client.available_dids(filter=query)]
+    assert got == want
+    assert fake.requests[0].query["filter"] == wire
+
+
+async def test_raw_filter_reaches_the_server_as_written(client, fake):
+    text = "state  EQ  'NY'  and price le 0.60"
+    want = [d["did_sid"] for d in fake.inventory if d["state"] == "NY" and price(d) <= 1]
+    got = [d.did_sid async for d in client.available_dids(filter=Filter.raw(text))]
+    assert fake.requests[0].query["filter"] == text  # not re-rendered
+    assert set(got) <= set(want) and got
+
+
+async def test_raw_filter_combines_with_typed_filters(client, fake):
+    flt = Filter.raw("state eq NY") & (F.price < 1)
+    want = [d["did_sid"] for d in fake.inventory if d["state"] == "NY" and price(d) < 1]
+    got = [d.did_sid async for d in client.available_dids(filter=flt)]
+    assert got == want
+    assert fake.requests[0].query["filter"] == "state eq NY and price lt 1"
+
+
+async def test_raw_alternatives_fan_out(client, fake):
+    flt = Filter.raw("state eq UT") | Filter.raw("state eq CO")
+    want = {d["did_sid"] for d in fake.inventory if d["state"] in ("UT", "CO")}
+    got = [d.did_sid async for d in client.available_dids(filter=flt)]
+    assert sorted(got) == sorted(want)
+    assert sorted(r.query["filter"] for r in fake.requests) == ["state eq CO", "state eq UT"]
+
+
+async def test_raw_filter_the_server_refuses_is_its_error(client, fake):
+    with pytest.raises(BadRequestError):
+        [d async for d in client.available_dids(filter=Filter.raw("state ilike NY"))]
+    assert fake.requests[0].query["filter"] == "state ilike NY"
+
+
+async def test_raw_filter_is_exempt_from_the_external_field_checks(client, fake):
+    flt = Filter.raw("country_code eq USA and state ne NY")
+    got = [d async for d in client.available_dids(filter=flt, include_external=True)]
+    assert len(fake.requests) == 1 and 0 < len(got) <= 10
+    assert fake.requests[0].query["filter"] == "country_code eq USA and state ne NY"
+    # The typed part of a mixed filter is still checked.
+    with pytest.raises(FilterError, match="'price le' is not allowed"):
+        client.available_dids(filter=Filter.raw("x") & (F.price <= 1), include_external=True)
+    assert len(fake.requests) == 1
+
+
+async def test_external_accepts_the_boundary_of_ten(client, fake):
+    flt = F.country_code == "USA"
+    got = [d async for d in client.available_dids(filter=flt, include_external=True, max_items=10)]
+    assert len(got) == 10
+    stream = client.available_dids(filter=flt, include_external=True, page_size=10, max_items=10)
+    assert len([d async for d in stream]) == 10
+    assert [(r.query["offset"], r.query["limit"]) for r in fake.requests] == [("0", "10")] * 2
 
 
 async def test_plain_string_filter_is_validated_and_sent_canonically(client, fake):

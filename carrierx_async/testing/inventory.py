@@ -127,7 +127,7 @@ def _formats(number: str) -> tuple[str, str]:
 
 
 def did_record(**fields: Any) -> dict[str, Any]:
-    """A complete, valid wire DID object (reference 8.1); any field can be overridden.
+    """A complete, valid wire DID object (every documented field); any field can be overridden.
 
     ``FakeCarrierX(inventory=[did_record(state="NY", price="0.5"), did_record()])``.
     Defaults: status "available", owner fields null, a NEW YORK, NY number (country_code
