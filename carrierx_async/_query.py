@@ -85,7 +85,8 @@ class Query:
 
     def params(self, *, offset: int, limit: int) -> dict[str, str]:
         """The query-string arguments of one page request (yarl encodes them)."""
-        params = {"limit": str(limit), "offset": str(offset)}
+        params = dict(self.extra_params)  # first: the client's own arguments always win
+        params.update(limit=str(limit), offset=str(offset))
         if self.filter is not None:
             params["filter"] = str(self.filter)
         if self.order is not None:
@@ -93,7 +94,6 @@ class Query:
         params.update(field_params(self.include_fields, self.exclude_fields))
         if self.include_external:
             params["include_external"] = "true"
-        params.update(self.extra_params)
         return params
 
     def with_filter(self, flt: Filter) -> Query:

@@ -501,6 +501,18 @@ MATCHES = [
     (F.npa_nxx != 516555, False),
     (Filter.nearby(npa=516), True),
     (Filter.nearby(npa=212), False),
+    (F.state < "NZ", True),
+    (F.state >= "NY", True),
+    (F.state > "NY", False),
+    (F.phonenumber < "15165550124", True),
+    (F.capabilities >= 7, True),
+    (F.capabilities > 7, False),
+    (F.active_capabilities <= Capability.VOICE, True),
+    (F.npa > 500, True),
+    (F.npa < 516, False),
+    (F.npa_nxx >= "516555", True),
+    (F.attributes["k"] == "x", False),
+    (F.lata < "x", False),
     (F.lata == "x", False),
     (F.lata != "x", False),
     (F.lata.like("%"), False),
@@ -771,3 +783,17 @@ def test_candidate_strategy_reaches_the_accepting_branch():
 
     text = find(candidate_text(), accepted, settings=settings(database=None))
     assert len(parse_filter(text).conditions()) >= 2
+
+
+def test_attribute_keys_compare_as_text():
+    attributes = {"s": "x", "n": 5, "f": 1.5, "b": True, "z": None, "o": {"a": 1}, "l": [1]}
+    did = AvailableDid(attributes=attributes)
+    assert (F.attributes["s"] == "x").matches(did)
+    assert (F.attributes["n"] == "5").matches(did)
+    assert (F.attributes["f"] == "1.5").matches(did)
+    assert (F.attributes["b"] == "true").matches(did)
+    assert (F.attributes["s"] < "y").matches(did)
+    for key in ("z", "o", "l", "missing"):  # null, object, list or absent: nothing matches
+        assert not (F.attributes[key] != "x").matches(did)
+    assert not (F.attributes["s"] == "x").matches(AvailableDid())
+    assert parse_filter("attributes.s eq x") == (F.attributes["s"] == "x")
