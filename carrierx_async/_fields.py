@@ -15,7 +15,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, NoReturn, TypeVar
 
 from ._errors import FilterError
-from ._filter_kinds import _FIELDS, _NESTED, _condition, _operators, _unknown, nested_name
+from ._filter_kinds import (
+    _FIELDS,
+    _WAY_OUT,
+    _condition,
+    _operators,
+    _unknown,
+    nested_name,
+    not_a_value,
+)
 from ._filters import Filter, nearby_condition
 from ._models import DID_FIELDS, Capability
 
@@ -36,11 +44,6 @@ __all__ = [
 V = TypeVar("V")
 
 
-def _not_a_value(name: str) -> FilterError:
-    hint = f"; filter its keys with F.{name}['key']" if name in _NESTED else ""
-    return FilterError(f"field {name!r} is {'an object' if hint else 'a list'}, not a value{hint}")
-
-
 class _Named:
     """A DID field name (``F.<name>``), usable in ``include_fields``/``exclude_fields``."""
 
@@ -53,10 +56,10 @@ class _Named:
 
     # For attributes/transformations, which compare with nothing: FilterError, not False.
     def __eq__(self, value: object) -> NoReturn:
-        raise _not_a_value(self.name)
+        raise not_a_value(self.name)
 
     def __ne__(self, value: object) -> NoReturn:
-        raise _not_a_value(self.name)
+        raise not_a_value(self.name)
 
     def __repr__(self) -> str:
         return f"F.{self.name}"
@@ -209,7 +212,7 @@ class FieldNamespace:
     if not TYPE_CHECKING:  # at run time only: mypy must keep flagging unknown names
 
         def __getattr__(self, name: str) -> _Named:
-            raise _unknown(name, _FIELDS)
+            raise _unknown(name, _FIELDS, _WAY_OUT)
 
     def __dir__(self) -> list[str]:
         return list(_FIELDS)

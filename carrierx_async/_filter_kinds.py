@@ -260,11 +260,23 @@ class _UnknownFieldError(FilterError, AttributeError):
     """Also an AttributeError, so ``hasattr(F, name)`` and ``getattr(F, name, None)`` work."""
 
 
-def _unknown(name: str, choices: Iterable[str]) -> FilterError:
+def _unknown(name: str, choices: Iterable[str], way_out: str = "") -> FilterError:
     valid = sorted(choices)
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ";"
-    return _UnknownFieldError(f"unknown field {name!r}{hint} valid fields: {', '.join(valid)}")
+    return _UnknownFieldError(
+        f"unknown field {name!r}{hint} valid fields: {', '.join(valid)}{way_out}"
+    )
+
+
+def not_a_value(field: str) -> FilterError:
+    """The error for comparing a field that holds no single value (an object, a list)."""
+    if field in _NESTED:
+        return FilterError(
+            f"field {field!r} is an object, not a value; filter one of its keys: "
+            f"F.{field}['key'], or {field}.<key> in filter text"
+        )
+    return FilterError(f"field {field!r} is a list, not a value; it cannot be filtered")
 
 
 def _operators(field: str) -> Mapping[str, _Kind]:
@@ -274,7 +286,7 @@ def _operators(field: str) -> Mapping[str, _Kind]:
         return ops
     parent, dot, key = field.partition(".")
     if not dot:
-        raise _unknown(field, _FIELDS)
+        raise _unknown(field, _FIELDS, _WAY_OUT)
     if parent not in _NESTED:
         nested = ", ".join(f"{p}.<key>" for p in _NESTED)
         raise FilterError(f"nested field {field!r}: only {nested} can be filtered by key")
@@ -304,9 +316,7 @@ def _kind(field: str, op: str) -> _Kind:
     if op in ops:
         return ops[op]
     if not ops:
-        what = "a list" if field == "transformations" else "an object"
-        keys = f"; filter its keys with {field}.<key>" if field in _NESTED else ""
-        raise FilterError(f"field {field!r} is {what}, not a value{keys}")
+        raise not_a_value(field)
     valid = ", ".join(f"{o} ({_SPELLING[o]})" for o in ops)
     raise FilterError(
         f"operator {op!r} does not apply to {field!r}; valid operators: {valid}{_WAY_OUT}"

@@ -17,7 +17,14 @@ from typing import Final
 import attrs
 
 from ._errors import FilterError
-from ._filter_kinds import _OPERATORS, _WAY_OUT, Condition, _condition, _operators
+from ._filter_kinds import (
+    _OPERATORS,
+    _WAY_OUT,
+    Condition,
+    _condition,
+    _operators,
+    not_a_value,
+)
 from ._filters import Filter
 
 __all__ = ["parse_filter"]
@@ -85,6 +92,8 @@ def _parse(source: str) -> Filter:
             ops = _operators(field.text)
         except FilterError as e:
             raise _fail(source, field.pos, str(e)) from None
+        if not ops:
+            raise _fail(source, field.pos, str(not_a_value(field.text)))
         if op.quoted or op.text.lower() not in _OPERATORS:
             valid = ", ".join(ops) or "none"
             message = f"unknown operator {op.text!r}; valid for {field.text!r}: {valid}{_WAY_OUT}"
