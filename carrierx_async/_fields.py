@@ -62,7 +62,8 @@ class _Named:
         raise not_a_value(self.name)
 
     def __repr__(self) -> str:
-        return f"F.{self.name}"
+        parent, dot, key = self.name.partition(".")
+        return f"F.{parent}[{key!r}]" if dot else f"F.{parent}"
 
 
 class Field(_Named, Generic[V]):

@@ -77,7 +77,7 @@ def test_help_of_the_filter_api_teaches_its_parts():
 def test_reprs_are_readable():
     assert repr(F) == "F"
     assert repr(F.price) == "F.price"
-    assert repr(F.attributes["tier"]) == "F.attributes.tier"
+    assert repr(F.attributes["tier"]) == "F.attributes['tier']"
     assert repr((F.state == "NY") & Filter.raw("x eq 1")) == "Filter('state eq NY and x eq 1')"
 
 

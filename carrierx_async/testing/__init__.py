@@ -20,6 +20,9 @@ Assumptions, where the reference says [NOT DOCUMENTED]:
   ``include_fields`` and ``exclude_fields`` -> 400; the error body is
   ``{"message", "errors": [{"field", "message", "reference_sid"}]}`` (9.2). Unknown
   query arguments are ignored. Only Bearer auth is accepted (no HTTP Basic).
+- ``filter``: read with the client's own rules (``parse_filter``; anything it refuses is a
+  400) and evaluated like ``Filter.matches``: text compares by code point,
+  ``attributes.<key>`` as text, ``npa``/``npa_nxx`` only on 11-digit numbers starting with 1.
 - ``nearby`` (4.2): ``npa:`` means the number's area code; ``zip:``/``latlng:`` mean the
   number's locality lies within ``NEARBY_KM`` of the point. Results keep inventory order.
 - ``order``: nulls sort last ascending and first descending; ties keep inventory order;
