@@ -17,6 +17,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     ServerError,
     UnprocessableEntityError,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Query",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RetryBudget",
     "ServerError",
     "UnprocessableEntityError",

@@ -8,10 +8,10 @@ iterators). Everything the client decides is delegated to the pure core (``_quer
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -19,7 +19,13 @@ import aiohttp
 from yarl import URL
 
 from ._convert import decode_did
-from ._errors import CarrierXError, ClientClosedError, ConfigurationError, FilterError
+from ._errors import (
+    CarrierXError,
+    ClientClosedError,
+    ConfigurationError,
+    FilterError,
+    ResponseDecodeError,
+)
 from ._filters import Filter
 from ._models import AvailableDid
 from ._query import (
@@ -32,7 +38,13 @@ from ._query import (
 from ._retry import RetryBudget, RetryPolicy
 from ._sansio import check_base_url
 from ._stream import AvailableDidStream, _Feed
-from ._transport import Transport, _Timeouts, _timeouts
+from ._transport import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Transport,
+    _Timeouts,
+    _timeouts,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -66,9 +78,14 @@ class Client:
       beyond ``EXTERNAL_FILTERS``, e.g. ``[("price", "le")]``; default none.
     - ``trace_configs``: ``aiohttp.TraceConfig`` objects for the session the client makes;
       default ``None``.
+    - ``max_response_bytes``: the largest response body read (after decompression);
+      default 16777216 (16 MiB); a larger one raises ``ResponseTooLargeError``.
+    - ``max_concurrency``: requests this client has in flight at once, across all its
+      streams and calls (prefetch included); default 8; the rest wait in arrival order.
 
     Raises ``ConfigurationError`` (a ``CarrierXError`` and a ``ValueError``) at once for a
-    missing token, a bad base URL, timeouts, ``prefetch`` or ``external_filters``, or
+    missing token (or one with a control character), a bad base URL, timeouts,
+    ``prefetch``, ``external_filters``, ``max_response_bytes`` or ``max_concurrency``, or
     ``trace_configs`` given with a ``session``.
     """
 
@@ -86,7 +103,8 @@ class Client:
         retry_budget: RetryBudget | None = None,
         external_filters: Iterable[tuple[str, str]] = (),
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
-        _sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         token = (token if token is not None else os.environ.get("CARRIERX_TOKEN", "")).strip()
         if not token:
@@ -94,8 +112,17 @@ class Client:
                 "no CarrierX token: pass Client(token=...) or set the CARRIERX_TOKEN "
                 "environment variable"
             )
-        if any(c in token for c in "\r\n"):
-            raise ConfigurationError("the token contains a line break")
+        bad = next((i for i, c in enumerate(token) if not " " <= c <= "~"), None)
+        if bad is not None:  # an HTTP header cannot carry it; never echo the token itself
+            raise ConfigurationError(
+                f"the token has a control or non-ASCII character at position {bad}"
+            )
+        for name, value in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_concurrency", max_concurrency),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
         base = check_base_url(base_url)
         timeouts = _timeouts(timeout, connect_timeout, read_timeout, ConfigurationError)
         _check_prefetch(prefetch, ConfigurationError)
@@ -117,7 +144,8 @@ class Client:
             trace_configs=trace_configs or (),
             policy=policy,
             budget=retry_budget if retry_budget is not None else RetryBudget(),
-            sleep=_sleep,
+            max_response_bytes=max_response_bytes,
+            max_concurrency=max_concurrency,
         )
         self._feeds: weakref.WeakSet[_Feed[Any]] = weakref.WeakSet()
 
@@ -152,6 +180,7 @@ class Client:
         if self._transport.closed:
             return
         self._transport.closed = True
+        self._transport.wake_all()
         for feed in list(self._feeds):
             await feed.aclose(ClientClosedError("the Client was closed while this stream was open"))
         await self._transport.close_session()
@@ -263,12 +292,16 @@ class Client:
             raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
         include, exclude = validate_fields(include_fields, exclude_fields)
         extra = check_extra_params(extra_params)
-        data = await self._transport.get_json(
+        return await self._transport.get_json(
             self._list_url / did_sid,
             field_params(include, exclude) | dict(extra),
             self._call_timeouts(timeout, None, None),
+            functools.partial(
+                _decode_one,
+                keyed="did_sid" not in (exclude or ())
+                and (include is None or "did_sid" in include),
+            ),
         )
-        return decode_did(data)
 
     def _call_timeouts(
         self, timeout: float | None, connect_timeout: float | None, read_timeout: float | None
@@ -283,6 +316,16 @@ class Client:
             base.attempt.sock_read if read_timeout is None else read_timeout,
             FilterError,
         )
+
+
+def _decode_one(data: Any, *, keyed: bool) -> AvailableDid:
+    """One DID object; a list envelope, or an object without ``did_sid`` when field
+    filtering kept it, is not one (an error body answered with a 2xx, for instance)."""
+    if isinstance(data, dict) and "items" in data and isinstance(data["items"], list):
+        raise ResponseDecodeError("expected one DID object, got a list envelope", status=200)
+    if keyed and not (isinstance(data, dict) and isinstance(data.get("did_sid"), str)):
+        raise ResponseDecodeError("expected a DID object with a 'did_sid'", status=200)
+    return decode_did(data)
 
 
 def _check_prefetch(value: Any, exc: type[CarrierXError]) -> None:

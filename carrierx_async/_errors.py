@@ -13,18 +13,23 @@
     ├── APIConnectionError            transport failure: DNS, refused, reset, truncated body
     │   └── APITimeoutError           an attempt timed out or the call's deadline passed
     ├── ResponseDecodeError           a 2xx body is not the JSON the API documents
+    │   └── ResponseTooLargeError     a body passed Client(max_response_bytes=...)
     ├── PaginationError               the server stopped advancing (same page again, ...)
     ├── ClientClosedError             the client was used after close()
     ├── ConfigurationError (ValueError) a Client built with unusable settings
     └── FilterError (ValueError)      an invalid query, raised before any request
 
-Messages never contain credentials: they are built here from status, URL and body only.
+Messages never contain credentials: server text (message, ``errors``, body, excerpt,
+``Location``) can echo the token, so the transport passes every error it raises through
+``scrub_error`` before it leaves the library.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "APIConnectionError",
@@ -42,9 +47,12 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "UnprocessableEntityError",
     "error_for_status",
+    "scrub_error",
+    "scrub_text",
 ]
 
 
@@ -167,6 +175,10 @@ class ResponseDecodeError(CarrierXError):
         return text
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """A response body (after decompression) passed ``Client(max_response_bytes=...)``."""
+
+
 class PaginationError(CarrierXError):
     """The server stopped advancing through the result set."""
 
@@ -199,3 +211,44 @@ def error_for_status(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+_REDACTED: Final = "<redacted>"
+#: A cut-off start of the secret this long or longer at the end of a text is redacted too.
+_MIN_PARTIAL: Final = 4
+
+
+def scrub_text(text: str, secret: str) -> str:
+    """``text`` with the secret (raw, URL- or JSON-escaped) replaced by ``<redacted>``.
+
+    An excerpt can end partway through the secret, so a start of it at the very end of
+    the text (4 characters or more) is redacted as well.
+    """
+    if not secret or not text:
+        return text
+    for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
+        text = text.replace(form, _REDACTED)
+    for size in range(min(len(secret), len(text)) - 1, _MIN_PARTIAL - 1, -1):
+        if text.endswith(secret[:size]):
+            return text[:-size] + _REDACTED
+    return text
+
+
+def _scrub_value(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value, secret)
+    if isinstance(value, Mapping):
+        return {_scrub_value(k, secret): _scrub_value(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub_value(v, secret) for v in value)
+    return value
+
+
+def scrub_error(exc: BaseException, secret: str) -> BaseException:
+    """Remove the secret from every text an error keeps (attributes and args); return it."""
+    for name in ("message", "errors", "body", "excerpt", "url"):
+        value = getattr(exc, name, None)
+        if value is not None:
+            setattr(exc, name, _scrub_value(value, secret))
+    exc.args = _scrub_value(exc.args, secret)
+    return exc

@@ -16,8 +16,9 @@ Decisions (the API reference, sections 4.4, 6.1, 6.2 and 11, leaves these open):
   a text value and the text operators. ``transformations`` (a list) is not filterable.
 - Quoting (6.1): a value made only of ``A-Z a-z 0-9 _ . % : + @ / -`` (and not the word
   and/or/not) is sent bare; anything else is double-quoted, or single-quoted when it holds
-  a ``"``. There is no escape syntax, so a value with both quote kinds or a control character
-  is refused: no value can close its quotes early and smuggle in a second condition.
+  a ``"``. There is no documented escape syntax, so a value with both quote kinds, a
+  backslash (a server could read it as an escape) or a control character is refused: no
+  value can close its quotes early and smuggle in a second condition.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def _text(v: object) -> str:
     bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cs")), None)
     if bad is not None:
         raise ValueError(f"control character {bad!r} in {v!r}")
+    if "\\" in v:
+        raise ValueError(
+            f"{v!r} holds a backslash: the filter syntax documents no escaping inside quotes, "
+            "so the server could read it as one and end the value early"
+        )
     if '"' in v and "'" in v:
         raise ValueError(f"{v!r} holds both quote kinds and the filter syntax has no escape")
     return v

@@ -166,7 +166,16 @@ def _fields(name: str, value: Iterable[Any] | None) -> tuple[str, ...] | None:
         return None
     if isinstance(value, str):
         value = value.split(",")
-    names = tuple(dict.fromkeys(field_name(v.strip() if isinstance(v, str) else v) for v in value))
+    try:
+        if isinstance(value, bytes | bytearray):
+            raise TypeError("bytes, not text")
+        names = tuple(
+            dict.fromkeys(field_name(v.strip() if isinstance(v, str) else v) for v in value)
+        )
+    except TypeError as exc:
+        raise FilterError(
+            f"{name} must be field names (str or F.<field>) or a comma-separated str: {exc}"
+        ) from None
     if not names:
         raise FilterError(f"{name} is empty; pass None to get every field")
     return names

@@ -13,8 +13,10 @@ Design:
   either: the client raises ResponseDecodeError and never asks ``decide``.
 * A ``Retry-After`` beyond ``max_retry_after`` is not waited out: ``decide`` returns
   ``retry_after_too_long=True`` and the client raises RateLimitError(retry_after=...) at once.
-* ``parse_retry_after`` never raises; anything it cannot trust (garbage, negative, NaN,
-  inf, over a year, out-of-range dates) is ``None``, i.e. "no usable header".
+* ``parse_retry_after`` never raises; anything it cannot read (garbage, NaN, inf,
+  out-of-range dates) is ``None``, i.e. "no usable header". A huge but readable value
+  (a year, a date in 9999) is kept: like any wait over ``max_retry_after`` it means
+  RateLimitError at once, never a retry at normal speed.
 * ``decide`` is stateless; the shared ``RetryBudget`` is separate mutable state. The client
   retries only if ``decision.retry and budget.try_spend()``, and calls
   ``budget.record_success()`` on each 2xx, so a 429 storm across many concurrent
@@ -46,8 +48,6 @@ __all__ = [
 # Reference section 9.3: nothing documented; 429/503 retryable per its recommendation.
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
-# A Retry-After beyond this is treated as garbage rather than as a real request to wait.
-_MAX_SENSIBLE_RETRY_AFTER: Final = 366 * 24 * 3600.0
 # Longer header values cannot be a sensible number or date; skip parsing them at all.
 _MAX_HEADER_LENGTH: Final = 64
 # RFC 9110 delta-seconds is 1*DIGIT; a decimal fraction is accepted too. ASCII digits only.
@@ -145,7 +145,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not text or len(text) > _MAX_HEADER_LENGTH:
         return None
     seconds = float(text) if _DELTA_SECONDS.fullmatch(text) else _seconds_until(text, now)
-    if seconds is None or not math.isfinite(seconds) or seconds > _MAX_SENSIBLE_RETRY_AFTER:
+    if seconds is None or not math.isfinite(seconds):
         return None
     return max(seconds, 0.0)
 

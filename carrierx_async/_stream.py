@@ -75,9 +75,11 @@ class _Feed(Generic[T]):
             return None
         offset, limit = request
         params = walker.query.params(offset=offset, limit=limit)
-        data = await self._client._transport.get_json(
-            self._client._list_url, params, self._timeouts
+        return await self._client._transport.get_json(
+            self._client._list_url, params, self._timeouts, functools.partial(self._page, walker)
         )
+
+    def _page(self, walker: Paginator, data: Any) -> Page[T]:
         items, envelope = walker.accept(data)
         return envelope.with_items(self._decode(items))
 

@@ -4,6 +4,15 @@ With ``_client`` it is one of the two modules that import aiohttp. A ``Transport
 borrows) the aiohttp session, adds the credential, and turns every attempt into parsed
 JSON or a ``_Failure`` that the pure retry policy (``_retry.decide``) judges; what to
 raise for a response is decided in ``_sansio``.
+
+Limits it enforces: at most ``max_concurrency`` attempts of one client in flight (a FIFO
+semaphore held around each attempt, so waiting calls are served in arrival order); a body
+read in chunks and abandoned as soon as it passes ``max_response_bytes`` after
+decompression; one request on the wire per counted attempt (aiohttp's own silent resend
+of an idempotent request on a dropped pooled connection is refused by a per-request
+middleware). Every error leaving ``get_json`` is scrubbed of the token, and ``close()``
+wakes every call waiting here (for a slot, a backoff or a response) with
+ClientClosedError.
 """
 
 from __future__ import annotations
@@ -12,9 +21,9 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import attrs
@@ -26,15 +35,26 @@ from ._errors import (
     APITimeoutError,
     CarrierXError,
     ClientClosedError,
+    ConfigurationError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
+    scrub_error,
+    scrub_text,
 )
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._sansio import decipher, error_from_response
 
-__all__ = ["Transport"]
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 
 logger = logging.getLogger("carrierx_async")
+
+R = TypeVar("R")
+
+#: Client's default ``max_response_bytes``: about 25 times a full page of 1000 records.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+#: Client's default ``max_concurrency``: requests of one client in flight at once.
+DEFAULT_MAX_CONCURRENCY: Final = 8
 
 
 class _Secret:
@@ -60,7 +80,8 @@ class Transport:
         trace_configs: Sequence[aiohttp.TraceConfig],
         policy: RetryPolicy,
         budget: RetryBudget,
-        sleep: Callable[[float], Awaitable[None]],
+        max_response_bytes: int,
+        max_concurrency: int,
     ) -> None:
         self._token = _Secret(token)
         self.session = session
@@ -68,7 +89,14 @@ class Transport:
         self._trace_configs = list(trace_configs)
         self._policy = policy
         self._budget = budget
-        self._sleep = sleep
+        self._max_bytes = max_response_bytes
+        self._slots = asyncio.Semaphore(max_concurrency)
+        #: How backoff waits are slept; tests and benchmarks/soak.py replace it after
+        #: construction so that waits cost no real time.
+        self._sleep: Callable[[float], Any] = asyncio.sleep
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._woken: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
     def ensure_session(self) -> aiohttp.ClientSession:
@@ -78,7 +106,24 @@ class Transport:
             self.session = aiohttp.ClientSession(trace_configs=self._trace_configs or None)
         elif self.session.closed:
             raise ClientClosedError("the aiohttp session passed to this Client is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # aiohttp has no public accessor for a session's loop; a session of another
+            # loop would otherwise fail deep inside aiohttp with a bare RuntimeError.
+            if getattr(self.session, "_loop", loop) is not loop:
+                raise ConfigurationError(
+                    "the aiohttp session belongs to another event loop; create the session "
+                    "(and the Client) inside the loop that uses them"
+                )
+            self._loop = loop
         return self.session
+
+    def wake_all(self) -> None:
+        """Make every call waiting in ``get_json`` fail with ClientClosedError now."""
+        for task in self._calls:
+            if not task.done() and task not in self._woken:
+                self._woken.add(task)
+                task.cancel()
 
     async def close_session(self) -> None:
         """Close the session if this transport created it; forget a borrowed one."""
@@ -86,18 +131,47 @@ class Transport:
             await self.session.close()
         self.session = None
 
-    async def get_json(self, url: URL, params: dict[str, str], timeouts: _Timeouts) -> Any:
-        """GET url?params with retries, all within the call's deadline; return JSON."""
-        url = url.with_query(params)
+    async def get_json(
+        self,
+        url: URL,
+        params: dict[str, str],
+        timeouts: _Timeouts,
+        parse: Callable[[Any], R] = lambda data: data,
+    ) -> R:
+        """GET url?params with retries, within the call's deadline; return ``parse(json)``.
+
+        The one exit of every request: errors from the server's answer, from ``parse``
+        or from aiohttp leave here scrubbed of the token.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
+        try:
+            return parse(await self._get(url.with_query(params), timeouts))
+        except CarrierXError as exc:
+            scrub_error(exc, self._token.value)
+            raise
+        except asyncio.CancelledError:
+            if task not in self._woken:
+                raise
+            self._woken.discard(task)
+            task.uncancel()
+            raise ClientClosedError("the Client was closed while this call waited") from None
+        finally:
+            self._calls.discard(task)
+
+    async def _get(self, url: URL, timeouts: _Timeouts) -> Any:
         loop = asyncio.get_running_loop()
         attempts = 0
+        retry_after: float | None = None  # the last Retry-After the server sent
         try:
             async with asyncio.timeout(timeouts.deadline) as deadline:
                 while True:
                     attempts += 1
                     try:
-                        outcome = await self._attempt(url, attempts, timeouts.attempt)
-                    except ResponseDecodeError as exc:  # a 2xx we cannot read: never retried
+                        async with self._slots:
+                            outcome = await self._attempt(url, attempts, timeouts.attempt)
+                    except (ResponseDecodeError, APIConnectionError) as exc:  # never retried
                         exc.attempts = attempts
                         raise
                     if not isinstance(outcome, _Failure):
@@ -105,6 +179,10 @@ class Transport:
                         return outcome
                     error = outcome.error
                     error.attempts = attempts
+                    if outcome.retry_after is not None:
+                        retry_after = outcome.retry_after
+                    if isinstance(error, APIError) and retry_after is not None:
+                        error.retry_after = retry_after
                     decision = decide(
                         self._policy,
                         attempt=attempts,
@@ -113,18 +191,14 @@ class Transport:
                         rng=random.random,
                     )
                     left = (deadline.when() or math.inf) - loop.time()
-                    if (
-                        isinstance(error, APIError)
-                        and outcome.retry_after is not None
-                        and (
-                            decision.retry_after_too_long
-                            or (decision.retry and decision.delay >= left)
-                        )
-                    ):
+                    too_long = decision.retry_after_too_long or (
+                        decision.retry and decision.delay >= left
+                    )
+                    if too_long and isinstance(error, APIError) and outcome.retry_after is not None:
                         # Waiting as told would outlive the policy or the deadline: say so now.
                         raise _rate_limited(error, outcome.retry_after)
-                    if not decision.retry or not self._budget.try_spend():
-                        raise error
+                    if too_long or not decision.retry or not self._budget.try_spend():
+                        raise error  # the next wait cannot fit: the error in hand, at once
                     logger.info(
                         "GET %s: %s; retrying in %.2fs", url, decision.reason, decision.delay
                     )
@@ -150,20 +224,25 @@ class Transport:
                 allow_redirects=False,
                 raise_for_status=False,  # a borrowed session may say otherwise
                 timeout=timeout,
+                middlewares=(_one_send(), *getattr(session, "_middlewares", ())),
             ) as resp:
-                body = await resp.read()
                 status, resp_headers = resp.status, resp.headers
+                body = await self._read(resp, url)
         except (TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         if failure is not None:  # handled outside the except block: no aiohttp __context__
             if self.closed:
                 raise ClientClosedError("the Client was closed during the request")
-            reason = self._describe(failure)
-            logger.debug("GET %s attempt %d failed: %s", url, attempt, reason)
+            reason = _describe(failure)
+            logger.debug(
+                "GET %s attempt %d failed: %s", url, attempt, scrub_text(reason, self._token.value)
+            )
             kind = APITimeoutError if isinstance(failure, TimeoutError) else APIConnectionError
             broken = kind(f"request failed: {reason}", url=str(url), attempts=attempt)
-            if isinstance(failure, aiohttp.ClientSSLError):
-                raise broken  # a certificate problem: trying again cannot fix it
+            if isinstance(failure, aiohttp.ClientSSLError | aiohttp.ClientResponseError):
+                # A certificate problem, or a response aiohttp refuses to parse (a header
+                # over its limits, a malformed status line): trying again cannot fix it.
+                raise broken
             return _Failure(None, None, broken)
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = loop.time() - started
@@ -174,10 +253,54 @@ class Transport:
             return _Failure(status, retry_after, error)
         return decipher(status, resp_headers, body, url=str(url))
 
-    def _describe(self, exc: BaseException) -> str:
-        """An aiohttp exception as text, with the credential scrubbed just in case."""
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return text.replace(self._token.value, "<redacted>")
+    async def _read(self, resp: aiohttp.ClientResponse, url: URL) -> bytes:
+        """The body, read in chunks (decompressed by aiohttp) and abandoned past the cap."""
+        limit = self._max_bytes
+        declared = resp.content_length if "Content-Encoding" not in resp.headers else None
+        size = 0 if declared is None else declared
+        chunks: list[bytes] = []
+        while size <= limit:
+            chunk = await resp.content.readany()
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            if declared is None:
+                size += len(chunk)
+        raise ResponseTooLargeError(
+            f"the response body is over max_response_bytes={limit} ({limit / 2**20:g} MiB); "
+            "pass Client(max_response_bytes=...) to raise the cap",
+            status=resp.status,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """An aiohttp exception as text (scrubbed of the token with every error later)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _one_send() -> Any:
+    """A per-request aiohttp middleware that lets the request reach the wire only once.
+
+    aiohttp resends an idempotent request once, silently, when a pooled connection drops
+    (``ClientSession._request``); that resend would be an attempt the retry policy and
+    budget never counted. Re-entry raises the first failure instead, which aiohttp then
+    lets through (it resends at most once).
+    """
+    failure: BaseException | None = None
+
+    async def middleware(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        nonlocal failure
+        if failure is not None:
+            raise failure
+        try:
+            return await handler(request)
+        except aiohttp.ClientError as exc:
+            failure = exc
+            raise
+
+    return middleware
 
 
 class _Failure:

@@ -71,7 +71,8 @@ async def client(carrierx_fake, sleeps):
     async def record_sleep(seconds):
         sleeps.append(seconds)
 
-    c = carrierx_fake.make_client(_sleep=record_sleep)
+    c = carrierx_fake.make_client()
+    c._transport._sleep = record_sleep
     yield c
     # Every test ends with no prefetch task alive and no connection checked out.
     await settle()
@@ -252,7 +253,7 @@ async def test_borrowed_session_raise_for_status_is_ignored(fake):
 
 def test_token_file_content_with_newline_is_accepted():
     assert repr(Client(TOKEN + "\n")).startswith("<Client")
-    with pytest.raises(ConfigurationError, match="line break"):
+    with pytest.raises(ConfigurationError, match="control or non-ASCII character at position 3"):
         Client("abc\ndef")
 
 
@@ -418,7 +419,8 @@ async def test_connection_refused_is_connection_error_without_token(sleeps):
     port = server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
-    async with Client(TOKEN, base_url=f"http://127.0.0.1:{port}/core/v2", _sleep=record_sleep) as c:
+    async with Client(TOKEN, base_url=f"http://127.0.0.1:{port}/core/v2") as c:
+        c._transport._sleep = record_sleep
         with pytest.raises(APIConnectionError) as info:
             await anext(aiter(c.available_dids()))
     err = info.value
@@ -431,7 +433,8 @@ async def test_attempt_timeout_then_success(fake, sleeps):
     async def record_sleep(seconds):
         sleeps.append(seconds)
 
-    async with Client(TOKEN, base_url=fake.base_url, read_timeout=0.2, _sleep=record_sleep) as c:
+    async with Client(TOKEN, base_url=fake.base_url, read_timeout=0.2) as c:
+        c._transport._sleep = record_sleep
         fake.add_fault(Delay(1.0))
         got = [d async for d in c.available_dids(max_items=3)]
     assert len(got) == 3 and len(fake.requests) == 2 and len(sleeps) == 1
@@ -463,7 +466,8 @@ async def test_retry_budget_spent_by_concurrent_streams(fake, sleeps):
         sleeps.append(seconds)
 
     budget = RetryBudget(capacity=3)
-    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget, _sleep=record_sleep) as c:
+    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget) as c:
+        c._transport._sleep = record_sleep
         fake.add_fault(Status(503), times=100)
 
         async def one(state):
@@ -481,7 +485,8 @@ async def test_retry_budget_shared_and_spent(fake, sleeps):
         sleeps.append(seconds)
 
     budget = RetryBudget(capacity=1)
-    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget, _sleep=record_sleep) as c:
+    async with Client(TOKEN, base_url=fake.base_url, retry_budget=budget) as c:
+        c._transport._sleep = record_sleep
         fake.add_fault(Status(503), times=10)
         with pytest.raises(ServerError) as info:
             await anext(aiter(c.available_dids()))

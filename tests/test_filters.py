@@ -636,7 +636,7 @@ def test_disjunction_text_is_not_wire_text():
 
 TEXT_FIELDS = sorted(f for f, ops in _FIELDS.items() if set(ops) == COMPARE | {"like"})
 safe_text = st.text(st.characters(exclude_categories=("Cc", "Cs"))).filter(
-    lambda s: not ('"' in s and "'" in s)
+    lambda s: not ('"' in s and "'" in s) and "\\" not in s
 )
 prices = st.one_of(
     st.integers(-(10**6), 10**6),

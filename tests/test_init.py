@@ -31,6 +31,7 @@ EXPECTED = [
     "Query",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RetryBudget",
     "ServerError",
     "UnprocessableEntityError",

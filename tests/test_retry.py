@@ -282,7 +282,9 @@ def test_policy_is_frozen():
         ("1.5", 1.5),
         ("007", 7.0),
         ("  30\t", 30.0),
-        ("31622400", 31622400.0),  # exactly 366 days: the largest accepted
+        ("31622400", 31622400.0),  # 366 days
+        ("31622401", 31622401.0),  # over a year: kept, so the client refuses to wait it out
+        ("1" + "0" * 30, 1e30),
     ],
 )
 def test_parse_delta_seconds(value, expected):
@@ -299,6 +301,7 @@ def test_parse_delta_seconds(value, expected):
         ("Wednesday, 21-Oct-15 07:30:00 GMT", 120.0),  # obsolete RFC 850
         ("Wed Oct 21 07:30:00 2015", 120.0),  # obsolete asctime
         ("Thu, 22 Oct 2015 07:28:00 GMT", 86400.0),
+        ("Fri, 21 Oct 2016 07:28:00 GMT", 366 * 86400.0),  # a year on: kept, never waited
     ],
 )
 def test_parse_http_date(value, expected):
@@ -365,9 +368,6 @@ def test_parse_delta_seconds_ignores_now():
         "\u0661\u0662\u0660",  # Arabic-Indic 120: not ASCII digits
         "\uff11\uff12\uff10",  # fullwidth 120
         "9" * 400,  # float() would give inf
-        "1" + "0" * 30,  # 10**30
-        "31622401",  # just over 366 days
-        "Fri, 31 Dec 9999 23:59:59 GMT",  # far future: absurd
         "Fri, 31 Dec 99999 23:59:59 GMT",  # year out of range
         "Wed, 21 Oct 2015 07:30:00 +9999",  # offset out of range
         "Wed, 32 Oct 2015 07:30:00 GMT",
@@ -407,7 +407,7 @@ def test_parse_rendered_floats(number):
 def test_parse_rendered_integers(number):
     got = parse_retry_after(str(number), now=NOW)
     assert _ok(got)
-    if 0 <= number <= 31622400:
+    if 0 <= number < 10**308:
         assert got == float(number)
     else:
         assert got is None
@@ -419,7 +419,7 @@ def test_parse_rendered_dates(when, now):
     got = parse_retry_after(header, now=now)
     assert _ok(got)
     ahead = (when.replace(microsecond=0) - now).total_seconds()
-    if 0 <= ahead <= 31622400 and when.year >= 1000:
+    if ahead >= 0 and when.year >= 1000:
         assert got == ahead
 
 

@@ -53,7 +53,7 @@ class Reset:
 
 @attrs.frozen
 class Disconnect:
-    """Close the connection without answering (aiohttp resends a GET once: use times=2)."""
+    """Close the connection without answering (one failed attempt: the client counts it)."""
 
 
 @attrs.frozen
