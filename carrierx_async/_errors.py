@@ -228,7 +228,7 @@ def scrub_text(text: str, secret: str) -> str:
         return text
     for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
         text = text.replace(form, _REDACTED)
-    for size in range(min(len(secret), len(text)) - 1, _MIN_PARTIAL - 1, -1):
+    for size in range(min(len(secret) - 1, len(text)), _MIN_PARTIAL - 1, -1):
         if text.endswith(secret[:size]):
             return text[:-size] + _REDACTED
     return text
