@@ -159,6 +159,7 @@ class Transport:
             raise ClientClosedError("the Client was closed while this call waited") from None
         finally:
             self._calls.discard(task)
+            self._woken.discard(task)
 
     async def _get(self, url: URL, timeouts: _Timeouts) -> Any:
         loop = asyncio.get_running_loop()

@@ -80,6 +80,45 @@ async def test_every_request_on_the_wire_is_a_counted_attempt(serve, caplog):
     assert len(retries) == pages - 1  # every page after the first met a dropped connection
 
 
+async def test_a_reset_storm_costs_no_more_requests_than_the_retry_budget_allows(serve):
+    arrived = []
+
+    async def reset(request):
+        arrived.append(1)
+        request.transport.abort()
+        return web.Response()
+
+    base_url = await serve(reset)
+    async with Client(TOKEN, base_url=base_url) as c:  # budget: 10 retries for the client
+        c._transport._sleep = no_sleep
+        results = await asyncio.gather(
+            *(c.get_available_did(SID) for _ in range(50)), return_exceptions=True
+        )
+    assert all(isinstance(r, APIConnectionError) for r in results)
+    assert sum(r.attempts for r in results) == 50 + 10
+    assert len(arrived) == 50 + 10  # what reached the wire is what was counted
+
+
+async def test_a_borrowed_sessions_own_middlewares_still_run(serve):
+    seen = []
+
+    async def handler(request):
+        seen.append(request.headers.get("X-Caller"))
+        return web.json_response({"did_sid": SID})
+
+    async def tag(request, handler):
+        request.headers["X-Caller"] = "yes"
+        return await handler(request)
+
+    base_url = await serve(handler)
+    async with (
+        aiohttp.ClientSession(middlewares=(tag,)) as session,
+        Client(TOKEN, base_url=base_url, session=session) as c,
+    ):
+        await c.get_available_did(SID)
+    assert seen == ["yes"]
+
+
 # --- close() wakes every waiting call --------------------------------------------------------
 
 
