@@ -13,7 +13,7 @@
     ├── APIConnectionError            transport failure: DNS, refused, reset, truncated body
     │   └── APITimeoutError           an attempt timed out or the call's deadline passed
     ├── ResponseDecodeError           a 2xx body is not the JSON the API documents
-    │   └── ResponseTooLargeError     a body passed Client(max_response_bytes=...)
+    │   └── ResponseTooLargeError     a body (any status) over Client(max_response_bytes=...)
     ├── PaginationError               the server stopped advancing (same page again, ...)
     ├── ClientClosedError             the client was used after close()
     ├── ConfigurationError (ValueError) a Client built with unusable settings
@@ -176,7 +176,7 @@ class ResponseDecodeError(CarrierXError):
 
 
 class ResponseTooLargeError(ResponseDecodeError):
-    """A response body (after decompression) passed ``Client(max_response_bytes=...)``."""
+    """A response body (any status, after decompression) over ``max_response_bytes``."""
 
 
 class PaginationError(CarrierXError):
