@@ -171,7 +171,9 @@ class Transport:
                     attempts += 1
                     try:
                         async with self._slots:
+                            started = loop.time()
                             outcome = await self._attempt(url, attempts, timeouts.attempt)
+                            took = loop.time() - started
                     except (ResponseDecodeError, APIConnectionError) as exc:  # never retried
                         exc.attempts = attempts
                         raise
@@ -191,7 +193,8 @@ class Transport:
                         retry_after=outcome.retry_after,
                         rng=random.random,
                     )
-                    left = (deadline.when() or math.inf) - loop.time()
+                    # A wait fits if an attempt as long as this one still fits after it.
+                    left = (deadline.when() or math.inf) - loop.time() - took
                     too_long = decision.retry_after_too_long or (
                         decision.retry and decision.delay >= left
                     )
