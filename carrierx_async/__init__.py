@@ -25,6 +25,7 @@ from ._fields import F
 from ._filter_parser import parse_filter
 from ._filters import Filter
 from ._models import AvailableDid, Capability, Page
+from ._pagination import StreamStats
 from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Query
 from ._retry import RetryBudget
 from ._stream import AvailableDidStream, ItemIterator, PageIterator
@@ -63,6 +64,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryBudget",
     "ServerError",
+    "StreamStats",
     "UnprocessableEntityError",
     "__version__",
     "parse_filter",

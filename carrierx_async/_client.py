@@ -195,6 +195,7 @@ class Client:
         include_fields: Iterable[Any] | None = None,
         exclude_fields: Iterable[Any] | None = None,
         include_external: bool = False,
+        pagination: str = "offset",
         prefetch: int | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
@@ -220,6 +221,10 @@ class Client:
         - ``exclude_fields``: DID field names to drop; default ``None``. Not both.
         - ``include_external``: also search external providers; default ``False``. Needs a
           ``country_code`` eq condition, at most 10 records, no paging.
+        - ``pagination``: ``"offset"`` (default: counts offsets and heals itself while
+          numbers are rented and added) or ``"keyset"`` (seeks past the last phonenumber
+          in phonenumber order: exactly once however the inventory changes; README, "Live
+          inventory").
         - ``prefetch``: pages fetched ahead for this stream; default ``None``: the client's.
         - ``timeout``: seconds for each request, retries included; default ``None``: the
           client's.
@@ -248,6 +253,7 @@ class Client:
             include_external=include_external,
             external_filters=self._external_filters,
             extra_params=extra_params,
+            pagination=pagination,
         )
         if prefetch is not None:
             _check_prefetch(prefetch, FilterError)

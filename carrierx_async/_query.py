@@ -1,9 +1,14 @@
 """An immutable, validated query for the available-DIDs list, and its wire parameters.
 
 Everything a caller can get wrong is checked here, before any request: page sizes,
-``max_items``, field names, ``order``, and the ``include_external`` rules (API
-reference 4.1 and 4.3). The external-provider whitelist is the one table
-``EXTERNAL_FILTERS``; a Client can widen it with ``external_filters=``.
+``max_items``, field names, ``order``, the ``include_external`` rules (API
+reference 4.1 and 4.3) and the keyset rules. The external-provider whitelist is the one
+table ``EXTERNAL_FILTERS``; a Client can widen it with ``external_filters=``.
+
+Keyset pagination (``pagination="keyset"``) orders by ``phonenumber`` and asks each next
+page with ``offset=0`` and the caller's filter plus ``phonenumber gt <last>`` (``lt`` when
+descending): the API documents ``order`` by any attribute and ``gt``/``lt`` (reference 5.1,
+6.2, 4.4), which this relies on but which could not be tried against the live API.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Final
 import attrs
 
 from ._errors import ConfigurationError, FilterError
-from ._fields import field_name
+from ._fields import F, field_name
 from ._filter_kinds import Condition, check_operator
 from ._filter_parser import parse_filter
 from ._filters import Filter
@@ -26,12 +31,15 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "EXTERNAL_FILTERS",
     "EXTERNAL_MAX_ITEMS",
+    "KEYSET_FIELD",
     "MAX_PAGE_SIZE",
     "OWNED_PARAMS",
+    "PAGINATION_MODES",
     "Query",
     "build_query",
     "check_extra_params",
     "field_params",
+    "keyset_filter",
     "widen_external_filters",
 ]
 
@@ -65,6 +73,11 @@ OWNED_PARAMS: Final = frozenset(
 )
 _OWNED_SPELLINGS: Final = {name.replace("_", ""): name for name in OWNED_PARAMS}
 
+#: The field a keyset walk orders by and seeks past: unique per number, a string (8.1).
+KEYSET_FIELD: Final = "phonenumber"
+#: The values of ``available_dids(pagination=...)``; "offset" is the default.
+PAGINATION_MODES: Final = ("offset", "keyset")
+
 #: Fields a list can be ordered by: every DID attribute but the two structured ones.
 _ORDERABLE: Final = DID_FIELDS - {"attributes", "transformations"}
 _ORDER = re.compile(r"^(?P<field>[a-z_0-9]+)(?: (?P<dir>asc|desc))?$")
@@ -82,13 +95,31 @@ class Query:
     exclude_fields: tuple[str, ...] | None = None
     include_external: bool = False
     extra_params: tuple[tuple[str, str], ...] = ()
+    pagination: str = "offset"
 
-    def params(self, *, offset: int, limit: int) -> dict[str, str]:
-        """The query-string arguments of one page request (yarl encodes them)."""
+    @property
+    def keyset(self) -> bool:
+        """True when the walk seeks by ``phonenumber`` instead of counting offsets."""
+        return self.pagination == "keyset"
+
+    @property
+    def descending(self) -> bool:
+        """True when the order is ``<field> desc``."""
+        return self.order is not None and self.order.endswith(" desc")
+
+    def params(self, *, offset: int, limit: int, after: str | None = None) -> dict[str, str]:
+        """The query-string arguments of one page request (yarl encodes them).
+
+        ``after`` (keyset mode) is the last key yielded: the filter gains the seek condition.
+        """
         params = dict(self.extra_params)  # first: the client's own arguments always win
         params.update(limit=str(limit), offset=str(offset))
-        if self.filter is not None:
-            params["filter"] = str(self.filter)
+        flt = self.filter
+        if after is not None:
+            seek = keyset_filter(after, descending=self.descending)
+            flt = seek if flt is None else flt & seek
+        if flt is not None:
+            params["filter"] = str(flt)
         if self.order is not None:
             params["order"] = self.order
         params.update(field_params(self.include_fields, self.exclude_fields))
@@ -99,6 +130,14 @@ class Query:
     def with_filter(self, flt: Filter) -> Query:
         """The same query with another filter (one alternative of an ``|`` filter)."""
         return attrs.evolve(self, filter=flt)
+
+
+def keyset_filter(after: str, *, descending: bool = False) -> Filter:
+    """The seek condition of a keyset walk: ``phonenumber gt <after>`` (``lt`` descending)."""
+    try:
+        return F.phonenumber < after if descending else F.phonenumber > after
+    except FilterError as exc:
+        raise FilterError(f"cannot seek past phonenumber {after!r}: {exc}") from None
 
 
 def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
@@ -265,6 +304,36 @@ def _check_external(
         )
 
 
+def _check_keyset(
+    order: str | None,
+    include: tuple[str, ...] | None,
+    exclude: tuple[str, ...] | None,
+    include_external: bool,
+) -> str:
+    """The keyset rules, each refused before any request; returns the order to send."""
+    if include_external:
+        raise FilterError(
+            "pagination='keyset' cannot be combined with include_external=True: the external "
+            "provider search is a single request without pagination"
+        )
+    if order is None or order == KEYSET_FIELD:
+        order = f"{KEYSET_FIELD} asc"
+    if order not in (f"{KEYSET_FIELD} asc", f"{KEYSET_FIELD} desc"):
+        raise FilterError(
+            f"pagination='keyset' walks in {KEYSET_FIELD} order: order must be None, "
+            f"'{KEYSET_FIELD}', '{KEYSET_FIELD} asc' or '{KEYSET_FIELD} desc', got {order!r}; "
+            "use pagination='offset' for another order"
+        )
+    if (include is not None and KEYSET_FIELD not in include) or (
+        exclude is not None and KEYSET_FIELD in exclude
+    ):
+        raise FilterError(
+            f"pagination='keyset' needs {KEYSET_FIELD} in every record to seek past it: "
+            f"keep it in include_fields / out of exclude_fields"
+        )
+    return order
+
+
 def build_query(
     *,
     filter: Filter | str | None = None,
@@ -276,8 +345,11 @@ def build_query(
     include_external: bool = False,
     external_filters: frozenset[tuple[str, str]] = EXTERNAL_FILTERS,
     extra_params: Mapping[str, str | int | bool] | None = None,
+    pagination: str = "offset",
 ) -> Query:
     """Validate every argument of ``available_dids`` and return an immutable Query."""
+    if pagination not in PAGINATION_MODES:
+        raise FilterError(f"pagination must be 'offset' or 'keyset', got {pagination!r}")
     if isinstance(filter, str):
         flt: Filter | None = parse_filter(filter) if filter.strip() else None
     elif filter is None or isinstance(filter, Filter):
@@ -294,13 +366,17 @@ def build_query(
     if include_external:
         _check_external(flt, size, limit, external_filters)
     include, exclude = validate_fields(include_fields, exclude_fields)
+    order_text = _order(order)
+    if pagination == "keyset":
+        order_text = _check_keyset(order_text, include, exclude, include_external)
     return Query(
         filter=flt,
-        order=_order(order),
+        order=order_text,
         page_size=size,
         max_items=limit,
         include_fields=include,
         exclude_fields=exclude,
         include_external=include_external,
         extra_params=check_extra_params(extra_params),
+        pagination=pagination,
     )

@@ -2,14 +2,17 @@
 
 A ``_Feed`` walks one query per alternative of an ``|`` filter with a pure ``Paginator``,
 fetches up to ``prefetch`` pages ahead in producer tasks, merges the alternatives and
-de-duplicates across them. ``AvailableDidStream``, ``PageIterator`` and ``ItemIterator``
-own one feed each and hand out records or pages.
+de-duplicates across them. It counts what it did in one ``StreamStats`` and logs a
+WARNING once per stream when a walk reports a slip it could not heal.
+``AvailableDidStream``, ``PageIterator`` and ``ItemIterator`` own one feed each and hand
+out records or pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
@@ -18,8 +21,8 @@ import attrs
 from ._convert import decode_dids
 from ._errors import CarrierXError
 from ._models import AvailableDid, Page
+from ._pagination import Paginator, StreamStats
 from ._query import Query
-from ._sansio import Paginator
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["PREFETCH_TASK", "AvailableDidStream", "ItemIterator", "PageIterator"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("carrierx_async")
 
 _DONE: Final = object()
 #: Name prefix of the prefetch tasks a stream runs (visible in asyncio.all_tasks()).
@@ -53,7 +58,9 @@ class _Feed(Generic[T]):
         decode: Callable[[list[Any]], list[T]],
     ) -> None:
         self._client = client
-        self._walkers = [Paginator(q) for q in queries]
+        self.stats = StreamStats()
+        self._warned = False
+        self._walkers = [Paginator(q, self.stats) for q in queries]
         self._timeouts = timeouts
         self._decode = decode
         self._inline = len(queries) == 1 and prefetch == 0
@@ -70,18 +77,38 @@ class _Feed(Generic[T]):
         client._feeds.add(self)
 
     async def _fetch(self, walker: Paginator) -> Page[T] | None:
-        request = walker.next_request()
-        if request is None:
-            return None
-        offset, limit = request
-        params = walker.query.params(offset=offset, limit=limit)
-        return await self._client._transport.get_json(
-            self._client._list_url, params, self._timeouts, functools.partial(self._page, walker)
-        )
+        """The walk's next page with new records (a step back to heal is not a page)."""
+        while True:
+            request = walker.next_request()
+            if request is None:
+                return None
+            offset, limit, after = request
+            params = walker.query.params(offset=offset, limit=limit, after=after)
+            page = await self._client._transport.get_json(
+                self._client._list_url,
+                params,
+                self._timeouts,
+                functools.partial(self._page, walker, limit),
+                self.stats,
+            )
+            if page is not None:
+                return page
 
-    def _page(self, walker: Paginator, data: Any) -> Page[T]:
-        items, envelope = walker.accept(data)
-        return envelope.with_items(self._decode(items))
+    def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | None:
+        """One response through the walk: its new records, or None for a page set aside."""
+        items, envelope = walker.accept(data, limit=limit)
+        if walker.warnings:
+            if not self._warned:  # once per stream; stats count every one
+                self._warned = True
+                logger.warning(
+                    "%s; stream.stats tells how often (%d so far)",
+                    walker.warnings[0],
+                    self.stats.possible_gaps,
+                )
+            walker.warnings.clear()
+        if items or walker.done:
+            return envelope.with_items(self._decode(items))
+        return None
 
     async def _produce(self, index: int) -> None:
         walker, slots = self._walkers[index], self._slots[index]
@@ -124,6 +151,7 @@ class _Feed(Generic[T]):
                 page = self._merge(page)
                 if self._max_items is not None and self._yielded >= self._max_items:
                     await self.aclose()  # the merged stream is complete
+            self.stats.records_yielded += len(page.items)
             return page
 
     async def _next_page(self) -> Page[T] | None:
@@ -155,6 +183,7 @@ class _Feed(Generic[T]):
         for item in page.items:
             key = _identity(item)
             if key is not None and key in seen:
+                self.stats.duplicates_dropped += 1
                 continue
             if key is not None:
                 seen.add(key)
@@ -241,6 +270,11 @@ class _Stream(Generic[T]):
     async def aclose(self) -> None:
         """Stop the stream now and release its connection."""
         await self._feed.aclose()
+
+    @property
+    def stats(self) -> StreamStats:
+        """What this stream did so far: requests, retries, records, duplicates, heals, gaps."""
+        return self._feed.stats
 
     def __del__(self) -> None:
         feed = getattr(self, "_started", None)

@@ -42,6 +42,7 @@ from ._errors import (
     scrub_error,
     scrub_text,
 )
+from ._pagination import StreamStats
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._sansio import decipher, error_from_response
 
@@ -137,17 +138,19 @@ class Transport:
         params: dict[str, str],
         timeouts: _Timeouts,
         parse: Callable[[Any], R] = lambda data: data,
+        stats: StreamStats | None = None,
     ) -> R:
         """GET url?params with retries, within the call's deadline; return ``parse(json)``.
 
         The one exit of every request: errors from the server's answer, from ``parse``
-        or from aiohttp leave here scrubbed of the token.
+        or from aiohttp leave here scrubbed of the token. ``stats`` (a stream's) counts
+        every attempt and every retry.
         """
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
         try:
-            return parse(await self._get(url.with_query(params), timeouts))
+            return parse(await self._get(url.with_query(params), timeouts, stats))
         except CarrierXError as exc:
             scrub_error(exc, self._token.value)
             raise
@@ -161,7 +164,7 @@ class Transport:
             self._calls.discard(task)
             self._woken.discard(task)
 
-    async def _get(self, url: URL, timeouts: _Timeouts) -> Any:
+    async def _get(self, url: URL, timeouts: _Timeouts, stats: StreamStats | None) -> Any:
         loop = asyncio.get_running_loop()
         attempts = 0
         retry_after: float | None = None  # the last Retry-After the server sent
@@ -169,6 +172,9 @@ class Transport:
             async with asyncio.timeout(timeouts.deadline) as deadline:
                 while True:
                     attempts += 1
+                    if stats is not None:
+                        stats.requests += 1
+                        stats.retries += attempts > 1
                     try:
                         async with self._slots:
                             started = loop.time()

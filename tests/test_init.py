@@ -34,6 +34,7 @@ EXPECTED = [
     "ResponseTooLargeError",
     "RetryBudget",
     "ServerError",
+    "StreamStats",
     "UnprocessableEntityError",
     "__version__",
     "parse_filter",

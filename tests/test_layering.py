@@ -20,6 +20,7 @@ CORE = frozenset(
         "_query",
         "_convert",
         "_sansio",
+        "_pagination",
         "_retry",
     }
 )

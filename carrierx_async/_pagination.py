@@ -1,0 +1,302 @@
+"""The pagination walk: which request comes next, and which records of a page are new.
+
+Pure next-page arithmetic: the shell hands in each page's JSON, the walk answers with the
+records to yield and the next ``(offset, limit, after)``. Inventory is live (numbers are
+rented and added while a stream walks it), so the walk never trusts offsets blindly:
+
+Offset mode (the default; API reference 5.1, 5.3):
+
+* Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
+  most a quarter of a page) and the walk keeps the identities (``did_sid``, else
+  ``phonenumber``) of the last records it yielded, two pages' worth: a bounded window,
+  whatever the stream's length.
+* The cursor is the most recently yielded record found in a page: what comes before it is
+  behind the cursor (re-read, or numbers added in front) and is not yielded again; what
+  follows it and was not yielded is new. A page of only known records is not "stuck" by itself
+  (exactly ``page_size - overlap`` numbers added produce one legitimately).
+* A page holding no known record (an empty last page included) means the window slipped
+  forward (more numbers rented before the cursor than the overlap): the walk sets the page
+  aside, steps back two pages, re-finds its place there and goes on. That heals up to a
+  page's worth of numbers rented between every two requests. When even the step back
+  finds nothing known, records may be missing or repeated: the walk counts a possible gap
+  and reports it (``warnings``).
+* PaginationError is kept for a server that truly does not advance: ``has_more`` with an
+  empty page, a page for another offset, a page longer than the limit asked for, a page
+  it already sent that would now yield records (cycling), or ``STALL_PAGES`` pages in a
+  row that it had already sent (one fingerprint per page: flat memory).
+* Without an identity in the records (field filtering dropped both), nothing can be
+  compared: no overlap, no de-duplication, no healing.
+
+Keyset mode (``pagination="keyset"``, see ``_query``): every request is ``offset=0`` with
+``phonenumber gt <last yielded>`` (``lt`` descending). Each page must hold a phonenumber
+in every record, moving strictly past the last key in the query's direction, else
+PaginationError. Records present throughout arrive exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from itertools import repeat
+from typing import Any, Final
+
+import attrs
+
+from ._convert import decode_envelope
+from ._errors import PaginationError
+from ._models import Page
+from ._query import KEYSET_FIELD, Query
+
+__all__ = ["OVERLAP", "STALL_PAGES", "Paginator", "StreamStats"]
+
+#: Records re-read at each page boundary (at most a quarter of a page) to find the cursor.
+OVERLAP: Final = 10
+#: Pages in a row already sent before, after which the server is "not advancing".
+STALL_PAGES: Final = 4
+#: How many pages a walk steps back when its window slipped past the overlap. Two pages
+#: re-find the cursor after up to a page's worth rented before each of the two requests.
+_STEP_BACK: Final = 2
+#: Page fingerprints remembered for cycle detection (one int per page: flat memory).
+_FINGERPRINTS: Final = 4096
+
+_KEY_TYPES: Final = frozenset({str, type(None)})
+
+
+@attrs.define
+class StreamStats:
+    """What a stream did so far; readable at any time, final once the stream has ended.
+
+    ``requests`` counts every HTTP attempt, ``retries`` the attempts that repeated one;
+    ``records_yielded`` the records handed to the iterator; ``duplicates_dropped`` records
+    received again and not yielded (beyond the planned overlap re-read); ``windows_healed``
+    page boundaries where numbers rented or added before the cursor moved the window and the
+    walk re-found its place; ``possible_gaps`` boundaries where it could not (records may be
+    missing or repeated; a WARNING is logged once per stream). ``complete`` is True while
+    ``possible_gaps`` is 0.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    records_yielded: int = 0
+    duplicates_dropped: int = 0
+    windows_healed: int = 0
+    possible_gaps: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """True unless the walk saw a slip it could not heal."""
+        return self.possible_gaps == 0
+
+
+def _identity_of(item: Any, key: str) -> str | None:
+    """The record's identity, or None when it has none usable (then it is never dropped)."""
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _ids(items: list[Any], key: str) -> list[str | None]:
+    try:  # one C-level pass; the per-item path only for odd pages
+        ids: list[Any] = list(map(dict.get, items, repeat(key)))
+        if not _KEY_TYPES.issuperset(map(type, ids)):
+            raise TypeError
+    except TypeError:
+        ids = [_identity_of(item, key) for item in items]
+    return ids
+
+
+def key_field(query: Query) -> str | None:
+    """The field records are told apart by, if field filtering leaves one."""
+    for name in ("did_sid", "phonenumber"):
+        if query.include_fields is not None and name not in query.include_fields:
+            continue
+        if query.exclude_fields is not None and name in query.exclude_fields:
+            continue
+        return name
+    return None
+
+
+class Paginator:
+    """Walks one query page by page: which request next, and which records are new."""
+
+    def __init__(self, query: Query, stats: StreamStats | None = None) -> None:
+        self.query = query
+        self.stats = stats if stats is not None else StreamStats()
+        self.offset = 0
+        self.yielded = 0
+        self.done = False
+        #: Messages about slips that could not be healed, for the shell to log and clear.
+        self.warnings: list[str] = []
+        self._key = KEYSET_FIELD if query.keyset else key_field(query)
+        # The identities of the last records yielded (up to two pages' worth), each with
+        # its rank in yield order, which is server order.
+        self._known: dict[Any, int] = {}
+        self._rank = 0
+        self._overlap = 0  # records of the previous page this request re-reads
+        self._stepped_back = False  # this request is a step back to re-find the cursor
+        self._stalled = 0
+        self._fingerprints: dict[int, bool] = {}  # page fingerprint -> processed
+        self._after: str | None = None  # keyset: the last key yielded
+
+    def next_request(self) -> tuple[int, int, str | None] | None:
+        """``(offset, limit, after)`` of the next request, or None when the walk is over."""
+        if self.done:
+            return None
+        limit = self.query.page_size
+        if self.query.max_items is not None:
+            limit = min(limit, self.query.max_items - self.yielded + self._overlap)
+        return self.offset, limit, self._after
+
+    def accept(
+        self, data: Any, *, status: int = 200, limit: int | None = None
+    ) -> tuple[list[Any], Page[Any]]:
+        """Take one page's JSON; return the records to yield and the envelope.
+
+        ``limit`` is the limit the request asked for (default: what ``next_request`` says).
+        """
+        items, page = decode_envelope(data, status=status)
+        request = self.next_request()
+        request_offset = self.offset
+        if limit is None:
+            limit = request[1] if request is not None else self.query.page_size
+        if page.offset is not None and page.offset != request_offset:
+            raise PaginationError(
+                f"asked for offset {request_offset}, the server answered for offset {page.offset}"
+            )
+        if len(items) > limit:
+            raise PaginationError(
+                f"asked for at most {limit} records, the server sent {len(items)} "
+                f"at offset {request_offset}"
+            )
+        if not items and page.has_more and not self.query.include_external:
+            raise PaginationError(
+                f"the server said has_more with an empty page at offset {request_offset}"
+            )
+        if self.query.keyset:
+            new = self._accept_keyset(items)
+        elif self._key is None:
+            new = items
+        else:
+            new = self._accept_offset(items, request_offset, page.has_more)
+        if self.query.max_items is not None:
+            new = new[: self.query.max_items - self.yielded]
+        self.yielded += len(new)
+        if self._stepped_back:  # this page was set aside: re-find the cursor first
+            self._overlap = 0
+            self.offset = max(0, request_offset - _STEP_BACK * self.query.page_size)
+        elif (
+            not items
+            or self.query.include_external  # one request only (reference 4.1)
+            or not page.has_more
+            or (self.query.max_items is not None and self.yielded >= self.query.max_items)
+        ):
+            self.done = True
+        elif self.query.keyset:
+            self.offset = 0
+        else:
+            overlap = 0 if self._key is None else min(OVERLAP, self.query.page_size // 4)
+            self._overlap = min(overlap, len(items) - 1)
+            self.offset = request_offset + len(items) - self._overlap
+        return new, page
+
+    # -- keyset ---------------------------------------------------------------------------
+
+    def _accept_keyset(self, items: list[Any]) -> list[Any]:
+        keys = _ids(items, KEYSET_FIELD)
+        after, down = self._after, self.query.descending
+        for key in keys:
+            if key is None:
+                raise PaginationError(
+                    f"a record without a {KEYSET_FIELD} in a keyset page: cannot seek past it"
+                )
+            if after is not None and not (key < after if down else key > after):
+                word = "below" if down else "above"
+                raise PaginationError(
+                    f"keyset page is not strictly {word} the last key {after!r}: got {key!r} "
+                    f"(the server does not honour order={self.query.order!r} and "
+                    f"'{KEYSET_FIELD} {'lt' if down else 'gt'}'); use pagination='offset'"
+                )
+            after = key
+        if keys:
+            self._after = after
+        return items
+
+    # -- offset ---------------------------------------------------------------------------
+
+    def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
+        key = self._key
+        assert key is not None
+        ids = _ids(items, key)
+        recent = self._known
+        stepped_back, self._stepped_back = self._stepped_back, False
+        fingerprint = hash(tuple(ids))
+        # Seen before (a stall), and processed before (its records yielded or passed over).
+        repeated = fingerprint in self._fingerprints
+        processed = self._fingerprints.get(fingerprint, False)
+        self._fingerprints[fingerprint] = processed
+        if len(self._fingerprints) > _FINGERPRINTS:
+            del self._fingerprints[next(iter(self._fingerprints))]
+        self._stalled = self._stalled + 1 if repeated else 0
+        if has_more and self._stalled >= STALL_PAGES:
+            raise PaginationError(
+                f"the server sent pages it had already sent {self._stalled} times in a row "
+                f"(last at offset {request_offset}): it is not advancing"
+            )
+        # The cursor: the known record that came latest on the previous pages. Fast path:
+        # the re-read overlap leads the page and nothing after it is known.
+        lead = 0
+        while lead < len(ids) and ids[lead] is not None and ids[lead] in recent:
+            lead += 1
+        known = range(lead) if recent.keys().isdisjoint(ids[lead:]) else range(len(ids))
+        cursor = max(
+            (i for i in known if ids[i] is not None and ids[i] in recent),
+            key=lambda i: recent[ids[i]],
+            default=-1,
+        )
+        if recent and cursor < 0:
+            if not stepped_back and request_offset > 0:
+                # Nothing known: the window slipped forward past the overlap. Set the page
+                # aside and step back to re-find the cursor.
+                self._stepped_back = True
+                return []
+            self.stats.possible_gaps += 1
+            self.warnings.append(
+                f"the inventory changed too much between two requests at offset "
+                f"{request_offset}: records may be missing or repeated"
+            )
+        elif recent and (stepped_back or cursor != self._overlap - 1):
+            self.stats.windows_healed += 1
+        behind = cursor + 1
+        tail = ids[behind:]
+        if len(set(tail)) == len(tail) and recent.keys().isdisjoint(tail):
+            new, new_ids = (items[behind:], tail) if behind else (items, ids)
+            dropped = 0
+        else:
+            new, new_ids, seen = [], [], set[Any]()
+            for item, i in zip(items[behind:], tail, strict=True):
+                if i is not None and (i in recent or i in seen):
+                    continue
+                if i is not None:
+                    seen.add(i)
+                new.append(item)
+                new_ids.append(i)
+            dropped = len(tail) - len(new)
+        if not stepped_back:  # a step back re-reads on purpose
+            dropped += max(0, behind - self._overlap)
+        if new and processed:
+            raise PaginationError(
+                f"the server sent a page it had already sent, at offset {request_offset}, "
+                "with records the walk would yield again: it is cycling"
+            )
+        self.stats.duplicates_dropped += dropped
+        self._fingerprints[fingerprint] = True
+        self._remember(new_ids)
+        return new
+
+    def _remember(self, ids: list[Any]) -> None:
+        """Add yielded identities to the window; keep the last two pages' worth."""
+        known = self._known
+        known.update(zip(ids, range(self._rank, self._rank + len(ids)), strict=True))
+        known.pop(None, None)
+        self._rank += len(ids)
+        keep = 2 * self.query.page_size
+        if len(known) > keep + self.query.page_size:
+            self._known = dict(itertools.islice(known.items(), len(known) - keep, None))
