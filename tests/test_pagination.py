@@ -2,8 +2,8 @@
 
 import pytest
 
-from carrierx_async import PaginationError
-from carrierx_async._pagination import OVERLAP, STALL_PAGES, Paginator
+from carrierx_async import FilterError, PaginationError
+from carrierx_async._pagination import OVERLAP, STALL_PAGES, Paginator, StreamStats
 from carrierx_async._query import build_query
 
 
@@ -146,3 +146,131 @@ def test_paginator_without_identity_field_has_no_overlap():
     p = Paginator(build_query(page_size=8, include_fields=["price"]))
     p.accept({"items": [{"price": "1"}] * 8, "has_more": True})
     assert p.next_request() == (8, 8, None)
+
+
+def served(records, offset, limit):
+    """The envelope a plain offset server answers with, for a list of ids."""
+    return envelope(
+        records[offset : offset + limit], has_more=offset + limit < len(records), offset=offset
+    )
+
+
+def test_a_slip_beyond_one_page_back_is_healed_two_pages_back():
+    # Page 10, overlap 2. After three pages (r0..r25 yielded), 7 numbers already yielded
+    # are rented before the next request and 7 more before the one that steps back: the
+    # window slipped by 14 >= page + overlap, out of reach of a one-page step back.
+    records = [f"r{i:03}" for i in range(100)]
+    p = Paginator(build_query(page_size=10))
+    got = []
+    for _ in range(3):
+        offset, limit, _ = p.next_request()
+        got += [i["did_sid"] for i in p.accept(served(records, offset, limit))[0]]
+    assert got[-1] == "r025"
+    for burst in (records[10:17], records[17:24]):
+        for r in burst:
+            records.remove(r)
+        offset, limit, _ = p.next_request()
+        got += [i["did_sid"] for i in p.accept(served(records, offset, limit))[0]]
+    assert got[-2:] == ["r026", "r027"]  # found its place two pages back (offset 4)
+    while (request := p.next_request()) is not None:
+        got += [i["did_sid"] for i in p.accept(served(records, request[0], request[1]))[0]]
+    assert got == [f"r{i:03}" for i in range(100)]
+    assert p.stats.windows_healed == 1 and p.stats.possible_gaps == 0
+    assert p.stats.duplicates_dropped == 0  # re-reading on purpose is not a duplicate
+
+
+def test_memory_stays_flat_over_a_long_walk():
+    # 20,000 pages of 4: the walk remembers two pages' worth of identities (plus one page
+    # before trimming) and a bounded number of page fingerprints, never one per record.
+    p = Paginator(build_query(page_size=4))
+    n = 0
+    for _ in range(20_000):
+        offset, limit, _ = p.next_request()
+        ids = [f"r{i:06}" for i in range(offset, offset + limit)]
+        n += len(p.accept(envelope(ids, has_more=True, offset=offset))[0])
+    assert n == 20_000 * 3 + 1
+    assert len(p._known) <= 3 * 4
+    assert len(p._fingerprints) <= 4096
+
+
+def test_a_duplicate_later_in_the_page_is_dropped_and_counted():
+    p = Paginator(build_query(page_size=8))
+    p.accept(envelope("abcdefgh", has_more=True, offset=0))
+    new, _ = p.accept(envelope("ghijcklm", has_more=True, offset=6))
+    assert [i["did_sid"] for i in new] == list("ijklm")
+    assert p.stats.duplicates_dropped == 1 and p.stats.windows_healed == 0
+
+
+def test_a_short_page_no_longer_than_the_overlap_still_advances():
+    p = Paginator(build_query(page_size=100))  # overlap 10
+    p.accept(envelope("abc", has_more=True, offset=0))
+    assert p.next_request() == (1, 100, None)  # re-reads two, never all it got
+    new, _ = p.accept(envelope("bcd", has_more=True, offset=1))
+    assert [i["did_sid"] for i in new] == ["d"]
+    assert p.next_request() == (2, 100, None)
+
+
+def test_a_page_longer_than_the_limit_is_refused():
+    p = Paginator(build_query(page_size=3))
+    with pytest.raises(PaginationError, match="at most 3 records, the server sent 4"):
+        p.accept(envelope("abcd", has_more=True, offset=0))
+
+
+def test_an_empty_last_page_after_a_slip_steps_back():
+    # The list shrank under the cursor: the page at the next offset is empty and has_more
+    # is false, yet records after the last one yielded are still there, earlier.
+    records = [f"r{i:03}" for i in range(12)]
+    p = Paginator(build_query(page_size=8))  # overlap 2
+    got = [i["did_sid"] for i in p.accept(served(records, 0, 8))[0]]
+    del records[2:8]  # six yielded numbers rented: r8..r11 now sit at offsets 2..5
+    assert served(records, *p.next_request()[:2])["items"] == []
+    while (request := p.next_request()) is not None:
+        got += [i["did_sid"] for i in p.accept(served(records, request[0], request[1]))[0]]
+    assert got == [f"r{i:03}" for i in range(12)] and p.stats.possible_gaps == 0
+
+
+def test_keyset_requests_seek_past_the_last_key():
+    p = Paginator(build_query(page_size=3, pagination="keyset"))
+    assert p.next_request() == (0, 3, None)
+    p.accept(envelope(["15165550121", "15165550122", "15165550123"], has_more=True))
+    assert p.next_request() == (0, 3, "115165550123")
+    params = p.query.params(offset=0, limit=3, after="15165550123")
+    assert params["filter"] == "phonenumber gt 15165550123"
+    assert params["order"] == "phonenumber asc"
+
+
+def test_keyset_seek_joins_the_callers_filter_and_goes_down():
+    q = build_query(filter="state eq NY", order="phonenumber desc", pagination="keyset")
+    params = q.params(offset=0, limit=5, after="15165550123")
+    assert params["filter"] == "state eq NY and phonenumber lt 15165550123"
+    assert params["order"] == "phonenumber desc"
+
+
+def test_keyset_seek_value_is_checked():
+    q = build_query(pagination="keyset")
+    with pytest.raises(FilterError, match="cannot seek past"):
+        q.params(offset=0, limit=5, after="1\n2\x00")
+
+
+def test_keyset_page_must_carry_a_phonenumber():
+    p = Paginator(build_query(page_size=3, pagination="keyset"))
+    with pytest.raises(PaginationError, match="without a phonenumber"):
+        p.accept({"items": [{"did_sid": "a"}], "has_more": True})
+
+
+@pytest.mark.parametrize(
+    ("keys", "order"),
+    [(["1", "3", "2"], None), (["1", "1"], None), (["3", "2", "2"], "phonenumber desc")],
+)
+def test_keyset_page_must_move_strictly_in_order(keys, order):
+    p = Paginator(build_query(page_size=3, order=order, pagination="keyset"))
+    with pytest.raises(PaginationError, match="not strictly"):
+        p.accept({"items": [{"phonenumber": k} for k in keys], "has_more": True})
+
+
+def test_stats_start_at_zero_and_say_complete():
+    s = StreamStats()
+    assert (s.requests, s.retries, s.records_yielded) == (0, 0, 0)
+    assert s.complete
+    s.possible_gaps = 1
+    assert not s.complete
