@@ -562,6 +562,20 @@ async def test_churn_fault_loses_and_repeats_nothing(client, fake):
     assert len(list_requests(fake)) == 7  # 40 new, then 30 new per page (10 overlap)
 
 
+@pytest.mark.parametrize("pagination", ["offset", "keyset"])
+async def test_shipped_fake_churn_loses_and_repeats_nothing(client, fake, pagination):
+    # The fake rents 25 and adds 25 numbers at random within what it has served, after
+    # every request: both modes yield every number present throughout exactly once.
+    fake.add_fault(Churn(remove=25, add=25, at="random", seed=4), times=10_000)
+    original = {r["phonenumber"] for r in fake.inventory}
+    stream = client.available_dids(page_size=100, pagination=pagination)
+    got = [d.phonenumber async for d in stream]
+    throughout = original & {r["phonenumber"] for r in fake.inventory}
+    assert throughout <= set(got) and len(got) == len(set(got))
+    assert stream.stats.requests == len(list_requests(fake))
+    assert stream.stats.possible_gaps == 0
+
+
 async def test_stuck_server_raises(client, fake):
     fake.add_fault(Stuck(), times=5)
     with pytest.raises(PaginationError, match="answered for offset 0"):

@@ -570,6 +570,89 @@ async def test_churn_removes_the_front_of_the_result_set(fake, session):
     assert status == 404
 
 
+async def test_churn_adds_numbers_in_front_of_the_result_set(fake, session):
+    text = "state eq NY"
+    before = [r for r in fake.inventory if r["state"] == "NY"]
+    fake.add_fault(Churn(remove=0, add=2))
+    await page(session, fake, limit="5", filter=text)
+    after = (await page(session, fake, limit="5", filter=text))["items"]
+    assert sids(after[2:]) == sids(before[:3])  # two new numbers in front of the first
+    neighbour = before[0]
+    for added in after[:2]:
+        assert added["did_sid"] not in sids(before)
+        assert added["phonenumber"] < neighbour["phonenumber"]
+        assert added["state"] == "NY" and added["price"] == neighbour["price"]
+        assert added["international_format"].replace(" ", "").replace("-", "") == (
+            "+" + added["phonenumber"]
+        )
+    assert len(fake.inventory) == 3002
+    sorted_page = await page(session, fake, limit="1000", order="phonenumber", filter=text)
+    numbers = [r["phonenumber"] for r in sorted_page["items"]]
+    assert numbers.index(after[0]["phonenumber"]) < numbers.index(neighbour["phonenumber"])
+
+
+async def test_churn_at_random_is_seeded_and_stays_before_the_cursor(session):
+    def run_once() -> Any:
+        return FakeCarrierX(size=500)
+
+    results = []
+    for _ in range(2):
+        async with run_once() as fake:
+            original = sids(fake.inventory)
+            fake.add_fault(Churn(remove=7, add=4, at="random", seed=3))
+            await page(session, fake, limit="50", offset="50")
+            now = sids(fake.inventory)
+            results.append(now)
+            rented = set(original) - set(now)
+            added = set(now) - set(original)
+            assert len(rented) == 7 and len(added) == 4
+            # Only the part served so far (offsets 0..99) changed.
+            assert {original.index(sid) for sid in rented} <= set(range(100))
+            assert now[-400:] == original[-400:]
+    assert results[0] == results[1]
+
+
+def test_churn_checks_its_arguments():
+    with pytest.raises(ValueError, match=">= 0"):
+        Churn(remove=-1)
+    with pytest.raises(ValueError, match="'front' or 'random'"):
+        Churn(at="middle")  # type: ignore[arg-type]
+
+
+async def test_add_puts_numbers_in_the_inventory(fake, session):
+    mine = did_record(state="NY")
+    assert fake.add(mine, at=0) == 3001
+    first = (await page(session, fake, limit="1"))["items"][0]
+    assert first == mine
+    assert fake.add(did_record()) == 3002
+    with pytest.raises(ValueError, match="did_sid"):
+        fake.add(mine)
+    assert fake.remove(mine["did_sid"]) == 1
+
+
+async def test_large_inventory_churns_too(session):
+    async with FakeCarrierX(size=20_000) as fake:
+        original = sids(fake.inventory[:10])
+        fake.add_fault(Churn(remove=1, add=1))
+        await page(session, fake, limit="10")
+        now = sids(fake.inventory[:10])
+        assert now[0].startswith("ad000000-") and now[1:] == original[1:]
+
+
+async def test_keyset_seek_condition_is_served(fake, session):
+    ordered = sorted(r["phonenumber"] for r in fake.inventory if r["state"] == "NY")
+    body = await page(
+        session,
+        fake,
+        limit="3",
+        order="phonenumber desc",
+        filter=f"state eq NY and phonenumber lt {ordered[10]}",
+    )
+    assert [r["phonenumber"] for r in body["items"]] == ordered[9:6:-1]
+    body = await page(session, fake, limit="2", filter=f"phonenumber gt {ordered[-1]}")
+    assert all(r["phonenumber"] > ordered[-1] for r in body["items"])
+
+
 async def test_stuck_serves_the_first_page_whatever_the_offset(fake, session):
     first = await page(session, fake, limit="4")
     fake.add_fault(Stuck(), times=2)

@@ -2,13 +2,14 @@
 Each class is one way for the fake to misbehave: ``Status``, ``Raw``, ``MalformedJson``,
 ``HtmlPage`` and ``Disconnect`` replace the answer; ``Delay`` holds it; ``SlowDrip``,
 ``Truncated`` and ``Reset`` change how the real body travels; ``ForeignNext``, ``Stuck``,
-``EmptyHasMore`` and ``Churn`` change a list page or the inventory. ``Fault`` is their
-union. They are plain frozen values; the server (``server.py``) applies them.
+``EmptyHasMore`` and ``Churn`` (numbers rented and added between requests) change a list
+page or the inventory. ``Fault`` is their union. They are plain frozen values; the server
+(``server.py``) applies them.
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -88,9 +89,27 @@ class ForeignNext:
 
 @attrs.frozen
 class Churn:
-    """After serving this request, remove the first ``remove`` records of its result set."""
+    """After serving this request, rent ``remove`` numbers and add ``add`` new ones.
+
+    Both happen within the part of the request's result set served so far (up to the end
+    of this page, i.e. before a walking client's cursor): ``at="front"`` takes the first
+    records of the result set and adds in front of the first one; ``at="random"`` picks
+    positions with ``random.Random`` seeded by ``seed`` and the request's number. An added
+    number copies its neighbour in the result set (so it matches the same filter) with a
+    new ``did_sid`` and the nearest unused ``phonenumber`` below the neighbour's, and is
+    inserted just before it: in inventory order and in ``phonenumber`` order alike.
+    """
 
     remove: int = 1
+    add: int = 0
+    at: Literal["front", "random"] = "front"
+    seed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.remove < 0 or self.add < 0:
+            raise ValueError("Churn: remove and add must be >= 0")
+        if self.at not in ("front", "random"):
+            raise ValueError(f"Churn: at must be 'front' or 'random', got {self.at!r}")
 
 
 @attrs.frozen

@@ -287,6 +287,42 @@ class _Inventory:
             i = self._sids.get(did_sid)
         return None if i is None or i in self._removed_set else i
 
+    def materialize(self) -> None:
+        """Hold the available records as one list (so numbers can be inserted anywhere)."""
+        if self._gen is None and not self._removed:
+            return
+        order = list(self.indices(shuffle=False))
+        self._wire = [self.wire(i) for i in order]
+        self._dids = [self.did(i) for i in order]
+        self._gen = None
+        self._removed, self._removed_set, self._shuffled = [], set(), None
+        self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
+        self.size = len(self._wire)
+
+    def insert(self, k: int, records: Sequence[Mapping[str, Any]]) -> None:
+        """Put records before the k-th available one (at the end if k is past it)."""
+        self.materialize()
+        assert self._wire is not None and self._dids is not None
+        wire = [dict(r) for r in records]
+        try:
+            dids = [decode_did(r, index=i) for i, r in enumerate(wire)]
+        except ResponseDecodeError as exc:
+            raise ValueError(f"record is not a DID object: {exc}") from exc
+        sids = [d.did_sid for d in dids]
+        if None in sids or len(set(sids)) != len(sids) or not self._sids.keys().isdisjoint(sids):
+            raise ValueError("added records need a did_sid not already in the inventory")
+        k = max(0, min(k, len(self._wire)))
+        self._wire[k:k] = wire
+        self._dids[k:k] = dids
+        self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
+        self.size = len(self._wire)
+
+    def numbers(self) -> set[str]:
+        """Every phonenumber in the inventory (available or not)."""
+        self.materialize()
+        assert self._dids is not None
+        return {d.phonenumber for d in self._dids if d.phonenumber}
+
     def remove(self, i: int) -> None:
         if i not in self._removed_set:
             self._removed_set.add(i)

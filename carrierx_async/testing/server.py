@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import itertools
 import json
+import random
 import socket
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,11 +45,19 @@ from .faults import (
     Truncated,
 )
 from .geography import _LOCALITIES, _near
-from .inventory import EXTERNAL_SID_PREFIX, _digest, _Inventory, _InventoryView, _record
+from .inventory import (
+    EXTERNAL_SID_PREFIX,
+    _digest,
+    _formats,
+    _Inventory,
+    _InventoryView,
+    _record,
+)
 
 _BASE_PATH: Final = "/core/v2"
 _EXTERNAL_MAX: Final = 10  # reference 4.1
 _EXTERNAL_TRIES: Final = 3000
+_ADDED_SID_PREFIX: Final = "ad000000-0000-4000-8000-"  # numbers Churn adds
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +104,7 @@ class FakeCarrierX:
         #: Every request received, in order.
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Pending] = []
+        self._added = 0
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -223,10 +233,54 @@ class FakeCarrierX:
             "total": None,  # always null on available_dids (4.5)
         }
         if isinstance(fault, Churn):
-            removed, _ = self._select(attrs.evolve(args, offset=0, limit=fault.remove))
-            for i in removed:
-                self._inv.remove(i)
+            self._churn(fault, args)
         return await self._send(request, fault, 200, json.dumps(envelope).encode())
+
+    def _churn(self, fault: Churn, args: _ListArgs) -> None:
+        """Rent and add numbers within the result set served so far (see ``Churn``)."""
+        if fault.add:
+            self._inv.materialize()  # positions stay valid across the inserts below
+        served, _ = self._select(attrs.evolve(args, offset=0, limit=args.offset + args.limit))
+        rng = random.Random(f"{fault.seed}:{len(self.requests)}")
+        if fault.at == "front":
+            rented = served[: fault.remove]
+            before = served[fault.remove : fault.remove + 1] * fault.add
+        else:
+            rented = rng.sample(served, min(fault.remove, len(served)))
+            gone = set(rented)
+            rest = [i for i in served if i not in gone]
+            before = [rng.choice(rest) for _ in range(fault.add)] if rest else []
+        wires = [self._inv.wire(i) for i in before]  # neighbours, found again by did_sid
+        for i in rented:
+            self._inv.remove(i)
+        if not wires:
+            return
+        numbers = self._inv.numbers()
+        for wire in wires:
+            k = self._inv.find(wire["did_sid"])
+            if k is not None:
+                self._inv.insert(k, [self._copy(wire, numbers)])
+
+    def _copy(self, wire: Mapping[str, Any], numbers: set[str]) -> dict[str, Any]:
+        """A new number just below ``wire``'s, otherwise like it (an added number)."""
+        self._added += 1
+        record = dict(wire)
+        record["did_sid"] = f"{_ADDED_SID_PREFIX}{self._added:012x}"
+        phone = str(record.get("phonenumber") or "1")
+        width, n = len(phone), int(phone) if phone.isdigit() else 10 ** (len(phone) - 1)
+        while (candidate := f"{n:0{width}d}") in numbers:
+            n -= 1
+        numbers.add(candidate)
+        record["phonenumber"] = candidate
+        record["in_country_format"], record["international_format"] = _formats(candidate)
+        return record
+
+    def add(self, *records: Mapping[str, Any], at: int | None = None) -> int:
+        """Add numbers to the inventory (as if released), before position ``at``
+        (default: the end); returns the inventory size. Records are complete wire
+        dicts such as ``did_record()`` builds, with a did_sid not already present."""
+        self._inv.insert(len(self._inv) if at is None else at, records)
+        return len(self._inv)
 
     async def _handle_one(self, request: web.Request) -> web.StreamResponse:
         fault, authorized = await self._begin(request)
