@@ -48,7 +48,7 @@ from carrierx_async.cli import (
     main,
 )
 from carrierx_async.cli.commands import _exit_code
-from carrierx_async.testing import FakeCarrierX, Status
+from carrierx_async.testing import Churn, FakeCarrierX, Status
 
 TOKEN = "cli-test-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -570,3 +570,32 @@ def test_help_documents_every_exit_code(capsys):
 def test_console_script_is_main():
     (script,) = entry_points(group="console_scripts", name="carrierx-dids")
     assert script.load() is main
+
+
+async def test_keyset_flag_seeks_in_phonenumber_order(fake, api):
+    result = await cli(*api, "--keyset", "--state", "NY", "--page-size", "10", "--max", "25")
+    assert result.code == EXIT_OK and result.err == ""
+    numbers = [r["phonenumber"] for r in jsonl(result.out)]
+    ny = sorted(r["phonenumber"] for r in fake.inventory if r["state"] == "NY")
+    assert numbers == ny[:25]
+    queries = list_queries(fake)
+    assert [(q["offset"], q["order"]) for q in queries] == [("0", "phonenumber asc")] * 3
+    assert queries[1]["filter"] == f"state eq NY and phonenumber gt {ny[9]}"
+
+
+async def test_keyset_flag_refuses_another_order_before_any_request(fake, api):
+    result = await cli(*api, "--keyset", "--order", "price")
+    assert result.code == EXIT_USAGE
+    line = error_line(result.err).removeprefix("carrierx-dids: error: ")
+    assert line.startswith("--keyset walks in phonenumber order: --order must be")
+    assert fake.requests == []
+
+
+async def test_search_says_when_the_inventory_changed_too_fast(fake, api):
+    # 50 numbers rented at the front after the first page of 10 (every number yielded
+    # so far among them): the walk cannot find its place again, and says so.
+    fake.add_fault(Churn(remove=50))
+    result = await cli(*api, "--page-size", "10", "--max", "30")
+    assert result.code == EXIT_OK
+    assert len(jsonl(result.out)) == 30
+    assert "numbers may be missing or repeated in 1 place(s); --keyset" in result.err

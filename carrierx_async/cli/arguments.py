@@ -59,6 +59,7 @@ _FLAG_TERMS: Final = {
     "include_fields": "--fields",
     "exclude_fields": "--fields",
     "order": "--order",
+    "pagination='keyset'": "--keyset",
 }
 # Only where a message names an argument (its start, after ': ' or 'with '), never inside
 # a quoted value the user gave, such as --order 'max_items'.
@@ -255,6 +256,12 @@ def _parser() -> _Parser:
     )
     out.add_argument("--page-size", type=_positive, metavar="N", help="records per request")
     out.add_argument(
+        "--keyset",
+        action="store_true",
+        help="walk in phonenumber order by seeking past the last number: each number "
+        "present throughout is shown exactly once while the inventory changes",
+    )
+    out.add_argument(
         "--format",
         choices=("table", "json", "jsonl", "csv"),
         help="default: table on a terminal, jsonl when piped",
@@ -387,4 +394,5 @@ def _query_args(args: argparse.Namespace) -> dict[str, Any]:
         "max_items": args.max_items,
         "include_fields": args.fields,
         "include_external": args.external,
+        "pagination": "keyset" if args.keyset else "offset",
     }

@@ -107,10 +107,16 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
                 out.flush()
                 if page.has_more and (max_items is None or writer.count < max_items):
                     progress.show(writer.count)
+        gaps = pages.stats.possible_gaps
     finally:
         progress.clear()
     writer.finish()
     out.flush()
+    if gaps:
+        _note(
+            f"the inventory changed too fast during the search: numbers may be missing or "
+            f"repeated in {gaps} place(s); --keyset shows each number exactly once"
+        )
     if args.max is None and max_items is not None and writer.count == max_items and more:
         _note(f"showing the first {TABLE_MAX} numbers; --max N shows more, --max 0 all")
     return EXIT_OK
