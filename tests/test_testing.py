@@ -573,11 +573,11 @@ async def test_churn_removes_the_front_of_the_result_set(fake, session):
 async def test_churn_adds_numbers_in_front_of_the_result_set(fake, session):
     text = "state eq NY"
     before = [r for r in fake.inventory if r["state"] == "NY"]
-    fake.add_fault(Churn(remove=0, add=2))
+    fake.add_fault(Churn(remove=2, add=2))
     await page(session, fake, limit="5", filter=text)
     after = (await page(session, fake, limit="5", filter=text))["items"]
-    assert sids(after[2:]) == sids(before[:3])  # two new numbers in front of the first
-    neighbour = before[0]
+    assert sids(after[2:]) == sids(before[2:5])  # two rented, two new in front of the next
+    neighbour = before[2]
     for added in after[:2]:
         assert added["did_sid"] not in sids(before)
         assert added["phonenumber"] < neighbour["phonenumber"]
@@ -585,10 +585,15 @@ async def test_churn_adds_numbers_in_front_of_the_result_set(fake, session):
         assert added["international_format"].replace(" ", "").replace("-", "") == (
             "+" + added["phonenumber"]
         )
-    assert len(fake.inventory) == 3002
+    assert len(fake.inventory) == 3000
+    fake.add_fault(Churn(remove=2, add=1))  # again, now that the list is held in memory
+    await page(session, fake, limit="5", filter=text)
+    again = (await page(session, fake, limit="5", filter=text))["items"]
+    assert sids(again[1:]) == sids(after[2:]) + sids(before[5:6])
+    assert again[0]["phonenumber"] < after[2]["phonenumber"]
     sorted_page = await page(session, fake, limit="1000", order="phonenumber", filter=text)
     numbers = [r["phonenumber"] for r in sorted_page["items"]]
-    assert numbers.index(after[0]["phonenumber"]) < numbers.index(neighbour["phonenumber"])
+    assert numbers.index(again[0]["phonenumber"]) < numbers.index(neighbour["phonenumber"])
 
 
 async def test_churn_at_random_is_seeded_and_stays_before_the_cursor(session):

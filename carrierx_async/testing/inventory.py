@@ -265,6 +265,7 @@ class _Inventory:
         self._removed: list[int] = []  # sorted
         self._removed_set: set[int] = set()
         self._shuffled: list[int] | None = None
+        self._numbers: set[str] | None = None
 
     def wire(self, i: int) -> dict[str, Any]:
         if self._wire is not None:
@@ -292,18 +293,20 @@ class _Inventory:
         if self._gen is None and not self._removed:
             return
         order = list(self.indices(shuffle=False))
-        self._wire = [self.wire(i) for i in order]
+        wire = [self.wire(i) for i in order]
         self._dids = [self.did(i) for i in order]
+        self._wire = wire
         self._gen = None
         self._removed, self._removed_set, self._shuffled = [], set(), None
         self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
         self.size = len(self._wire)
 
-    def insert(self, k: int, records: Sequence[Mapping[str, Any]]) -> None:
-        """Put records before the k-th available one (at the end if k is past it)."""
+    def insert(self, placed: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Put each record before the k-th available one (at the end if k is past it);
+        every k counts positions before any of these inserts."""
         self.materialize()
         assert self._wire is not None and self._dids is not None
-        wire = [dict(r) for r in records]
+        wire = [dict(r) for _, r in placed]
         try:
             dids = [decode_did(r, index=i) for i, r in enumerate(wire)]
         except ResponseDecodeError as exc:
@@ -311,17 +314,24 @@ class _Inventory:
         sids = [d.did_sid for d in dids]
         if None in sids or len(set(sids)) != len(sids) or not self._sids.keys().isdisjoint(sids):
             raise ValueError("added records need a did_sid not already in the inventory")
-        k = max(0, min(k, len(self._wire)))
-        self._wire[k:k] = wire
-        self._dids[k:k] = dids
+        size = len(self._wire)
+        order = sorted(range(len(wire)), key=lambda j: max(0, min(placed[j][0], size)))
+        for j in reversed(order):  # from the back: earlier positions stay valid
+            k = max(0, min(placed[j][0], size))
+            self._wire.insert(k, wire[j])
+            self._dids.insert(k, dids[j])
         self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
         self.size = len(self._wire)
+        if self._numbers is not None:
+            self._numbers.update(d.phonenumber for d in dids if d.phonenumber)
 
     def numbers(self) -> set[str]:
-        """Every phonenumber in the inventory (available or not)."""
-        self.materialize()
-        assert self._dids is not None
-        return {d.phonenumber for d in self._dids if d.phonenumber}
+        """Every phonenumber the inventory holds or held (the live set)."""
+        if self._numbers is None:
+            self.materialize()
+            assert self._dids is not None
+            self._numbers = {d.phonenumber for d in self._dids if d.phonenumber}
+        return self._numbers
 
     def remove(self, i: int) -> None:
         if i not in self._removed_set:

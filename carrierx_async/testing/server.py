@@ -238,8 +238,6 @@ class FakeCarrierX:
 
     def _churn(self, fault: Churn, args: _ListArgs) -> None:
         """Rent and add numbers within the result set served so far (see ``Churn``)."""
-        if fault.add:
-            self._inv.materialize()  # positions stay valid across the inserts below
         served, _ = self._select(attrs.evolve(args, offset=0, limit=args.offset + args.limit))
         rng = random.Random(f"{fault.seed}:{len(self.requests)}")
         if fault.at == "front":
@@ -255,11 +253,14 @@ class FakeCarrierX:
             self._inv.remove(i)
         if not wires:
             return
+        self._inv.materialize()  # the rented ones leave; positions below are final
         numbers = self._inv.numbers()
+        placed = []
         for wire in wires:
             k = self._inv.find(wire["did_sid"])
             if k is not None:
-                self._inv.insert(k, [self._copy(wire, numbers)])
+                placed.append((k, self._copy(wire, numbers)))
+        self._inv.insert(placed)
 
     def _copy(self, wire: Mapping[str, Any], numbers: set[str]) -> dict[str, Any]:
         """A new number just below ``wire``'s, otherwise like it (an added number)."""
@@ -279,7 +280,8 @@ class FakeCarrierX:
         """Add numbers to the inventory (as if released), before position ``at``
         (default: the end); returns the inventory size. Records are complete wire
         dicts such as ``did_record()`` builds, with a did_sid not already present."""
-        self._inv.insert(len(self._inv) if at is None else at, records)
+        k = len(self._inv) if at is None else at
+        self._inv.insert([(k, r) for r in records])
         return len(self._inv)
 
     async def _handle_one(self, request: web.Request) -> web.StreamResponse:
