@@ -617,10 +617,21 @@ async def test_churn_at_random_is_seeded_and_stays_before_the_cursor(session):
     assert results[0] == results[1]
 
 
+async def test_churn_anywhere_reaches_past_the_page(session):
+    async with FakeCarrierX(size=500) as fake:
+        original = sids(fake.inventory)
+        fake.add_fault(Churn(remove=40, add=40, at="anywhere", seed=5))
+        await page(session, fake, limit="10")
+        now = sids(fake.inventory)
+        rented = set(original) - set(now)
+        assert len(rented) == 40 and len(now) == 500
+        assert max(original.index(sid) for sid in rented) > 100  # not only what was served
+
+
 def test_churn_checks_its_arguments():
     with pytest.raises(ValueError, match=">= 0"):
         Churn(remove=-1)
-    with pytest.raises(ValueError, match="'front' or 'random'"):
+    with pytest.raises(ValueError, match="'front', 'random' or 'anywhere'"):
         Churn(at="middle")  # type: ignore[arg-type]
 
 

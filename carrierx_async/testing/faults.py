@@ -91,25 +91,26 @@ class ForeignNext:
 class Churn:
     """After serving this request, rent ``remove`` numbers and add ``add`` new ones.
 
-    Both happen within the part of the request's result set served so far (up to the end
-    of this page, i.e. before a walking client's cursor): ``at="front"`` takes the first
-    records of the result set and adds in front of the first one; ``at="random"`` picks
-    positions with ``random.Random`` seeded by ``seed`` and the request's number. An added
-    number copies its neighbour in the result set (so it matches the same filter) with a
-    new ``did_sid`` and the nearest unused ``phonenumber`` below the neighbour's, and is
-    inserted just before it: in inventory order and in ``phonenumber`` order alike.
+    ``at="front"`` takes the first records of the request's result set and adds in front
+    of the first one left; ``at="random"`` picks positions at random within the part of
+    the result set served so far (up to the end of this page: behind a walking client's
+    cursor); ``at="anywhere"`` picks them at random in the whole inventory (ahead of the
+    cursor too). Random positions come from ``random.Random`` seeded by ``seed`` and the
+    request's number. An added number copies its neighbour (so it matches the same filter)
+    with a new ``did_sid`` and the nearest unused ``phonenumber`` below the neighbour's,
+    and is inserted just before it: in inventory order and in ``phonenumber`` order alike.
     """
 
     remove: int = 1
     add: int = 0
-    at: Literal["front", "random"] = "front"
+    at: Literal["front", "random", "anywhere"] = "front"
     seed: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.remove < 0 or self.add < 0:
             raise ValueError("Churn: remove and add must be >= 0")
-        if self.at not in ("front", "random"):
-            raise ValueError(f"Churn: at must be 'front' or 'random', got {self.at!r}")
+        if self.at not in ("front", "random", "anywhere"):
+            raise ValueError(f"Churn: at must be 'front', 'random' or 'anywhere', got {self.at!r}")
 
 
 @attrs.frozen

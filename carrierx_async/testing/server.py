@@ -237,17 +237,28 @@ class FakeCarrierX:
         return await self._send(request, fault, 200, json.dumps(envelope).encode())
 
     def _churn(self, fault: Churn, args: _ListArgs) -> None:
-        """Rent and add numbers within the result set served so far (see ``Churn``)."""
-        served, _ = self._select(attrs.evolve(args, offset=0, limit=args.offset + args.limit))
+        """Rent and add numbers where ``fault.at`` says (see ``Churn``)."""
         rng = random.Random(f"{fault.seed}:{len(self.requests)}")
-        if fault.at == "front":
-            rented = served[: fault.remove]
-            before = served[fault.remove : fault.remove + 1] * fault.add
-        else:
-            rented = rng.sample(served, min(fault.remove, len(served)))
+        inv = self._inv
+        if fault.at == "anywhere":  # inventory positions; an added number copies anyone
+            n = len(inv)
+            rented = [inv.nth(k) for k in rng.sample(range(n), min(n, fault.remove))]
             gone = set(rented)
-            rest = [i for i in served if i not in gone]
-            before = [rng.choice(rest) for _ in range(fault.add)] if rest else []
+            before: list[int] = []
+            while len(before) < fault.add and len(gone) < n:
+                if (i := inv.nth(rng.randrange(n))) not in gone:
+                    before.append(i)
+        else:
+            stop = args.offset + args.limit  # the part of the result set served so far
+            served, _ = self._select(attrs.evolve(args, offset=0, limit=stop))
+            if fault.at == "front":
+                rented = served[: fault.remove]
+                before = served[fault.remove : fault.remove + 1] * fault.add
+            else:
+                rented = rng.sample(served, min(fault.remove, len(served)))
+                gone = set(rented)
+                rest = [i for i in served if i not in gone]
+                before = [rng.choice(rest) for _ in range(fault.add)] if rest else []
         wires = [self._inv.wire(i) for i in before]  # neighbours, found again by did_sid
         for i in rented:
             self._inv.remove(i)
