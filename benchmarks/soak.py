@@ -2,6 +2,14 @@
 
     python benchmarks/soak.py [--records N] [--page-size 1000] [--seed S]
     python -W error benchmarks/soak.py --records 20000      # the CI smoke check
+    python benchmarks/soak.py --churn 50 [--pagination keyset] [--churn-at anywhere]
+
+Churn mode (``--churn K``): instead of faults, the fake rents K numbers and adds K new ones
+after every request (``Churn(remove=K, add=K, at=--churn-at)``, seeded), while one stream
+walks ``--records`` (default 100,000 in this mode) with ``--pagination``. Reported: lost
+(numbers present throughout, i.e. in both the first and the last inventory, never
+received), duplicated (received more than once), the stream's ``stats`` and how many
+numbers were rented and added; exit status 1 if anything was lost or duplicated.
 
 One ``Client`` walks an unfiltered ``FakeCarrierX(size=N + margin)`` (pages generated
 lazily) to the end. Every 1..``--max-gap`` (3) pages of records the consumer loop injects one
@@ -389,7 +397,14 @@ def positive(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--records", type=positive, default=1_000_000, help="at least this many")
+    p.add_argument(
+        "--records", type=positive, help="at least this many (default 1,000,000; churn 100,000)"
+    )
+    p.add_argument(
+        "--churn", type=int, default=0, metavar="K", help="churn mode: rent and add K per request"
+    )
+    p.add_argument("--churn-at", choices=("random", "anywhere"), default="anywhere")
+    p.add_argument("--pagination", choices=("offset", "keyset"), default="offset")
     p.add_argument("--page-size", type=int, default=1000, choices=range(1, 1001), metavar="1..1000")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--max-gap", type=int, default=3, help="pages between faults: 1..this (0: none)")
@@ -402,7 +417,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=50_000,
         help="records in the separate tracemalloc segment (capped at --records; 0: skip)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.records is None:
+        args.records = 100_000 if args.churn else 1_000_000
+    return args
 
 
 def margin_for(records: int) -> int:
@@ -539,8 +557,54 @@ async def main_async(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def churn_async(args: argparse.Namespace) -> int:
+    """Churn mode: one stream against an inventory that changes after every request."""
+    churn = Churn(remove=args.churn, add=args.churn, at=args.churn_at, seed=args.seed)
+    async with FakeCarrierX(size=args.records, seed=args.seed) as fake:
+        first = {r["phonenumber"] for r in fake.inventory}
+        fake.add_fault(churn, times=1 << 40)
+        async with Client(fake.token, base_url=fake.base_url) as client:
+            dids = client.available_dids(page_size=args.page_size, pagination=args.pagination)
+            received: Counter[str] = Counter()
+            started = time.perf_counter()
+            async with dids:
+                async for did in dids:
+                    received[did.phonenumber or ""] += 1
+            elapsed = time.perf_counter() - started
+        last = {r["phonenumber"] for r in fake.inventory}
+        requests = len(fake.requests)
+    throughout = first & last
+    lost = len(throughout - received.keys())
+    duplicated = sum(n - 1 for n in received.values())
+    stats = dids.stats
+    failed = lost or duplicated
+    print(
+        "\n".join(
+            [
+                f"soak churn: --records {args.records:,} --page-size {args.page_size} "
+                f"--churn {args.churn} --churn-at {args.churn_at} "
+                f"--pagination {args.pagination} --seed {args.seed}",
+                f"inventory:   {len(first):,} at the start, {len(last):,} at the end; "
+                f"{len(first - last):,} rented, {len(last - first):,} added during the walk "
+                f"({requests:,} requests)",
+                f"received:    {sum(received.values()):,} records in {elapsed:.1f}s",
+                f"lost:        {lost:,} of the {len(throughout):,} present throughout",
+                f"duplicated:  {duplicated:,}",
+                f"stats:       requests {stats.requests:,}, retries {stats.retries:,}, "
+                f"duplicates dropped {stats.duplicates_dropped:,}, windows healed "
+                f"{stats.windows_healed:,}, possible gaps {stats.possible_gaps:,}",
+                "RESULT:      " + ("FAIL" if failed else "PASS"),
+            ]
+        ),
+        flush=True,
+    )
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.churn:
+        return asyncio.run(churn_async(args))
     return asyncio.run(main_async(args))
 
 
