@@ -21,9 +21,10 @@ Offset mode (the default; API reference 5.1, 5.3):
   finds nothing known, records may be missing or repeated: the walk counts a possible gap
   and reports it (``warnings``).
 * PaginationError is kept for a server that truly does not advance: ``has_more`` with an
-  empty page, a page for another offset, a page longer than the limit asked for, a page
-  it already sent that would now yield records (cycling), or ``STALL_PAGES`` pages in a
-  row that it had already sent (one fingerprint per page: flat memory).
+  empty page, a page for another offset, a page longer than the limit asked for, or
+  ``STALL_PAGES`` pages in a row that it had already sent (cycling or stuck; one
+  fingerprint per page: flat memory). A page of records already yielded is not yielded
+  again, so a cycling server costs a few requests, never duplicates.
 * Without an identity in the records (field filtering dropped both), nothing can be
   compared: no overlap, no de-duplication, no healing.
 
@@ -133,7 +134,7 @@ class Paginator:
         self._overlap = 0  # records of the previous page this request re-reads
         self._stepped_back = False  # this request is a step back to re-find the cursor
         self._stalled = 0
-        self._fingerprints: dict[int, bool] = {}  # page fingerprint -> processed
+        self._fingerprints: dict[int, None] = {}  # the last pages' fingerprints, in order
         self._after: str | None = None  # keyset: the last key yielded
 
     def next_request(self) -> tuple[int, int, str | None] | None:
@@ -228,10 +229,8 @@ class Paginator:
         recent = self._known
         stepped_back, self._stepped_back = self._stepped_back, False
         fingerprint = hash(tuple(ids))
-        # Seen before (a stall), and processed before (its records yielded or passed over).
         repeated = fingerprint in self._fingerprints
-        processed = self._fingerprints.get(fingerprint, False)
-        self._fingerprints[fingerprint] = processed
+        self._fingerprints[fingerprint] = None
         if len(self._fingerprints) > _FINGERPRINTS:
             del self._fingerprints[next(iter(self._fingerprints))]
         self._stalled = self._stalled + 1 if repeated else 0
@@ -281,13 +280,7 @@ class Paginator:
             dropped = len(tail) - len(new)
         if not stepped_back:  # a step back re-reads on purpose
             dropped += max(0, behind - self._overlap)
-        if new and processed:
-            raise PaginationError(
-                f"the server sent a page it had already sent, at offset {request_offset}, "
-                "with records the walk would yield again: it is cycling"
-            )
         self.stats.duplicates_dropped += dropped
-        self._fingerprints[fingerprint] = True
         self._remember(new_ids)
         return new
 
