@@ -23,8 +23,9 @@ Offset mode (the default; API reference 5.1, 5.3):
 * PaginationError is kept for a server that truly does not advance: ``has_more`` with an
   empty page, a page for another offset, a page longer than the limit asked for, or
   ``STALL_PAGES`` pages in a row that it had already sent (cycling or stuck; one
-  fingerprint per page: flat memory). A page of records already yielded is not yielded
-  again, so a cycling server costs a few requests, never duplicates.
+  fingerprint per page: flat memory). Records the walk still knows are not yielded again,
+  so a cycling server costs a few requests; it can repeat records only after a counted
+  possible gap (pages that share nothing with what the walk knows).
 * Without an identity in the records (field filtering dropped both), nothing can be
   compared: no overlap, no de-duplication, no healing.
 
