@@ -8,8 +8,8 @@ Offset mode (the default; API reference 5.1, 5.3):
 
 * Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
   most a quarter of a page) and the walk keeps the identities (``did_sid``, else
-  ``phonenumber``) of the last records it yielded, two pages' worth: a bounded window,
-  whatever the stream's length.
+  ``phonenumber``) of the last records it yielded, two to five pages' worth: a bounded
+  window, whatever the stream's length.
 * The cursor is the most recently yielded record found in a page: what comes before it is
   behind the cursor (re-read, or numbers added in front) and is not yielded again; what
   follows it and was not yielded is new. A page of only known records is not "stuck" by itself
@@ -37,7 +37,6 @@ PaginationError. Records present throughout arrive exactly once, in order.
 
 from __future__ import annotations
 
-import itertools
 from itertools import repeat
 from typing import Any, Final
 
@@ -128,10 +127,12 @@ class Paginator:
         #: Messages about slips that could not be healed, for the shell to log and clear.
         self.warnings: list[str] = []
         self._key = KEYSET_FIELD if query.keyset else key_field(query)
-        # The identities of the last records yielded (up to two pages' worth), each with
-        # its rank in yield order, which is server order.
-        self._known: dict[Any, int] = {}
-        self._rank = 0
+        # The identities of the last records yielded, in yield order (which is server
+        # order), in two generations: the current one and the one before.
+        self._cur: list[Any] = []
+        self._cur_set: set[Any] = set()
+        self._old: list[Any] = []
+        self._old_set: set[Any] = set()
         self._overlap = 0  # records of the previous page this request re-reads
         self._stepped_back = False  # this request is a step back to re-find the cursor
         self._stalled = 0
@@ -227,7 +228,6 @@ class Paginator:
         key = self._key
         assert key is not None
         ids = _ids(items, key)
-        recent = self._known
         stepped_back, self._stepped_back = self._stepped_back, False
         fingerprint = hash(tuple(ids))
         repeated = fingerprint in self._fingerprints
@@ -240,18 +240,24 @@ class Paginator:
                 f"the server sent pages it had already sent {self._stalled} times in a row "
                 f"(last at offset {request_offset}): it is not advancing"
             )
-        # The cursor: the known record that came latest on the previous pages. Fast path:
-        # the re-read overlap leads the page and nothing after it is known.
+        # The cursor: the known record yielded last. Fast path: the page starts with the
+        # last records yielded (the re-read overlap) and nothing after them is known.
+        cur, old = self._cur_set, self._old_set
         lead = 0
-        while lead < len(ids) and ids[lead] is not None and ids[lead] in recent:
+        while lead < len(ids) and ((i := ids[lead]) in cur or i in old) and i is not None:
             lead += 1
-        known = range(lead) if recent.keys().isdisjoint(ids[lead:]) else range(len(ids))
-        cursor = max(
-            (i for i in known if ids[i] is not None and ids[i] in recent),
-            key=lambda i: recent[ids[i]],
-            default=-1,
-        )
-        if recent and cursor < 0:
+        rest = ids[lead:]
+        clear = cur.isdisjoint(rest) and old.isdisjoint(rest)
+        if clear and (lead == 0 or ids[:lead] == self._last_yielded(lead)):
+            cursor = lead - 1
+        else:  # rare: rank the known records the page holds by when they were yielded
+            rank = {x: r for r, x in enumerate(self._old + self._cur)}
+            rank.pop(None, None)
+            cursor = max(
+                (i for i, x in enumerate(ids) if x in rank), key=lambda i: rank[ids[i]], default=-1
+            )
+        known = bool(cur or old)
+        if known and cursor < 0:
             if not stepped_back and request_offset > 0:
                 # Nothing known: the window slipped forward past the overlap. Set the page
                 # aside and step back to re-find the cursor.
@@ -262,17 +268,19 @@ class Paginator:
                 f"the inventory changed too much between two requests at offset "
                 f"{request_offset}: records may be missing or repeated"
             )
-        elif recent and (stepped_back or cursor != self._overlap - 1):
+        elif known and (stepped_back or cursor != self._overlap - 1):
             self.stats.windows_healed += 1
         behind = cursor + 1
-        tail = ids[behind:]
-        if len(set(tail)) == len(tail) and recent.keys().isdisjoint(tail):
+        tail = rest if behind == lead else ids[behind:]
+        if ((clear and behind == lead) or (cur.isdisjoint(tail) and old.isdisjoint(tail))) and len(
+            set(tail)
+        ) == len(tail):
             new, new_ids = (items[behind:], tail) if behind else (items, ids)
             dropped = 0
         else:
             new, new_ids, seen = [], [], set[Any]()
             for item, i in zip(items[behind:], tail, strict=True):
-                if i is not None and (i in recent or i in seen):
+                if i is not None and (i in cur or i in old or i in seen):
                     continue
                 if i is not None:
                     seen.add(i)
@@ -285,12 +293,18 @@ class Paginator:
         self._remember(new_ids)
         return new
 
+    def _last_yielded(self, n: int) -> list[Any]:
+        """The identities of the last ``n`` records yielded, oldest first."""
+        if len(self._cur) >= n:
+            return self._cur[-n:]
+        return (self._old + self._cur)[-n:]
+
     def _remember(self, ids: list[Any]) -> None:
-        """Add yielded identities to the window; keep the last two pages' worth."""
-        known = self._known
-        known.update(zip(ids, range(self._rank, self._rank + len(ids)), strict=True))
-        known.pop(None, None)
-        self._rank += len(ids)
-        keep = 2 * self.query.page_size
-        if len(known) > keep + self.query.page_size:
-            self._known = dict(itertools.islice(known.items(), len(known) - keep, None))
+        """Add yielded identities to the window: a generation rotates once it holds two
+        pages' worth, so at least two and fewer than five pages' worth are known."""
+        self._cur += ids
+        self._cur_set.update(ids)
+        self._cur_set.discard(None)
+        if len(self._cur) >= 2 * self.query.page_size:
+            self._old, self._old_set = self._cur, self._cur_set
+            self._cur, self._cur_set = [], set()
