@@ -92,6 +92,11 @@ class CarrierXFake:
         """Take numbers out of the inventory (as if rented); returns how many were there."""
         return self.server.remove(*did_sids)
 
+    def add(self, *records: Mapping[str, Any], at: int | None = None) -> int:
+        """Add numbers (``did_record()`` builds one) before position ``at`` (default: the
+        end); returns the inventory size."""
+        return self.server.add(*records, at=at)
+
     def make_client(self, **options: Any) -> Client:
         """Another Client for this server, closed after the test: ``make_client(max_retries=0)``.
 

@@ -191,6 +191,9 @@ async def test_fixture_delegates_to_the_server(carrierx_fake):
     first = carrierx_fake.inventory[0]
     assert carrierx_fake.remove(first["did_sid"]) == 1
     assert carrierx_fake.inventory[0] != first
+    size = len(carrierx_fake.inventory)
+    assert carrierx_fake.add(first, at=size) == size + 1  # released again, at the end
+    assert carrierx_fake.inventory[-1] == first
     carrierx_fake.add_fault(Status(418), path="/nowhere")
     carrierx_fake.add_fault(Status(503, retry_after="0"), times=2)
     did = await anext(carrierx_fake.client.available_dids())
