@@ -43,9 +43,9 @@ from typing import Any, Final
 import attrs
 
 from ._convert import decode_envelope
-from ._errors import PaginationError
+from ._errors import FilterError, PaginationError
 from ._models import Page
-from ._query import KEYSET_FIELD, Query
+from ._query import KEYSET_FIELD, Query, keyset_filter
 
 __all__ = ["OVERLAP", "STALL_PAGES", "Paginator", "StreamStats"]
 
@@ -219,6 +219,10 @@ class Paginator:
                 )
             after = key
         if keys:
+            try:  # a key that cannot be written in a filter cannot be sought past
+                keyset_filter(str(after))
+            except FilterError as exc:
+                raise PaginationError(f"keyset page: {exc}") from None
             self._after = after
         return items
 

@@ -252,6 +252,12 @@ def test_keyset_seek_value_is_checked():
         q.params(offset=0, limit=5, after="1\n2\x00")
 
 
+def test_keyset_key_that_cannot_be_sought_past_is_refused():
+    p = Paginator(build_query(page_size=3, pagination="keyset"))
+    with pytest.raises(PaginationError, match="cannot seek past phonenumber"):
+        p.accept({"items": [{"phonenumber": "1\n2"}], "has_more": True})
+
+
 def test_keyset_page_must_carry_a_phonenumber():
     p = Paginator(build_query(page_size=3, pagination="keyset"))
     with pytest.raises(PaginationError, match="without a phonenumber"):

@@ -42,9 +42,7 @@ it; ``SlowDrip``, ``Truncated``, ``Reset`` change how the real body travels;
 other customers between two requests of a walk: at the front of the result set, at seeded
 random places within the part served so far, or anywhere. ``fake.remove(*sids)`` and
 ``fake.add(*records, at=None)`` change the inventory by hand; adding numbers to a generated
-inventory holds it in memory from then on. The ``filter`` argument also takes
-``<filter> and phonenumber gt|lt <digits>`` (a keyset walk's seek) even where the filter
-DSL refuses ``gt``/``lt`` on text.
+inventory holds it in memory from then on.
 
 Your own inventory: ``FakeCarrierX(inventory=[did_record(state="NY", price="0.5"), ...])``
 serves exactly those records, in that order. ``did_record(**fields)`` builds one complete DID

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -19,7 +18,6 @@ from .._filter_kinds import Condition
 from .._filter_parser import parse_filter
 from .._filters import Filter
 from .._models import DID_FIELDS, AvailableDid
-from .._query import keyset_filter
 
 _MAX_LIMIT: Final = 1000  # reference 5.1
 _DEFAULT_LIMIT: Final = 10
@@ -62,23 +60,6 @@ def _int_arg(query: Mapping[str, str], name: str, default: int, low: int, high: 
     return value
 
 
-_SEEK: Final = re.compile(r"^(?:(?P<rest>.*) and )?phonenumber (?P<op>gt|lt) (?P<value>[0-9]+)$")
-
-
-def _keyset_filter(text: str) -> Filter | None:
-    """``<filter> and phonenumber gt|lt <digits>`` (a keyset walk's seek), even where the
-    DSL does not take ``gt``/``lt`` on text; None if the text is not that."""
-    m = _SEEK.match(text)
-    if m is None:
-        return None
-    try:
-        rest = parse_filter(m["rest"]) if m["rest"] else None
-    except FilterError:
-        return None
-    seek = keyset_filter(m["value"], descending=m["op"] == "lt")
-    return seek if rest is None else rest & seek
-
-
 def _list_args(query: Mapping[str, str]) -> _ListArgs:
     """Validate the list query arguments (4.1, 5.1, 6)."""
     limit = _int_arg(query, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
@@ -101,9 +82,7 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
         try:
             flt = parse_filter(text)
         except FilterError as exc:
-            flt = _keyset_filter(text)
-            if flt is None:
-                raise _BadRequest("filter", str(exc)) from None
+            raise _BadRequest("filter", str(exc)) from None
     external_text = query.get("include_external", "false").lower()
     if external_text not in ("true", "false"):
         raise _BadRequest("include_external", "include_external must be true or false")
