@@ -80,7 +80,7 @@ class Live:
         return self.initial - self.removed
 
 
-async def serve(mutate, live, *, envelope_hook=None):
+async def start_live_server(mutate, live, *, envelope_hook=None):
     """Start the hostile app; returns (runner, base_url, requests list)."""
     seen = []
 
@@ -137,11 +137,11 @@ async def serve(mutate, live, *, envelope_hook=None):
 
 @pytest.fixture
 async def hostile():
-    """serve(...), cleaned up after the test."""
+    """start_live_server(...), cleaned up after the test."""
     runners = []
 
     async def start(mutate, live, **kw):
-        runner, base, seen = await serve(mutate, live, **kw)
+        runner, base, seen = await start_live_server(mutate, live, **kw)
         runners.append(runner)
         return base, seen
 
