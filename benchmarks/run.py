@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ import orjson
 from carrierx_async import Client
 
 from . import _baseline_convert as baseline
+from ._harness import Row, Runner, count, fmt_rate, interleave, ratio
+from ._loop import bench_stall, tracked_per_record
 from ._payload import page_body
 from ._peers import (
     PydanticClient,
@@ -57,6 +59,7 @@ class Sizes:
     mem_large: int
     request_pages: int
     decode_rounds: int
+    stall_records: int
 
 
 FULL = Sizes(
@@ -69,6 +72,7 @@ FULL = Sizes(
     mem_large=1_000_000,
     request_pages=2_000,
     decode_rounds=15,
+    stall_records=20_000,
 )
 QUICK = Sizes(
     records=3_000,
@@ -80,55 +84,8 @@ QUICK = Sizes(
     mem_large=12_000,
     request_pages=100,
     decode_rounds=3,
+    stall_records=3_000,
 )
-
-
-@dataclass
-class Row:
-    name: str
-    measured: float
-    target: float | None  # None: informational
-    unit: str = "x"
-    detail: str = ""
-    higher_is_better: bool = True
-
-    def verdict(self) -> str:
-        if self.target is None:
-            return "info"
-        ok = self.measured >= self.target if self.higher_is_better else self.measured <= self.target
-        return "pass" if ok else "MISS"
-
-
-Runner = Callable[[], Awaitable[float]]  # runs once, returns a rate (units per second)
-
-
-async def _count(it: AsyncIterator[Any]) -> int:
-    n = 0
-    async for _ in it:
-        n += 1
-    return n
-
-
-async def interleave(variants: dict[str, Runner], rounds: int) -> dict[str, list[float]]:
-    """Run each variant once per round, alternating the order; the first round is warm-up."""
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for r in range(rounds + 1):
-        for name in names if r % 2 == 0 else reversed(names):
-            gc.collect()
-            rate = await variants[name]()
-            if r:
-                rates[name].append(rate)
-    return rates
-
-
-def ratio(rates: dict[str, list[float]], a: str, b: str) -> float:
-    """Median over rounds of rate(a) / rate(b)."""
-    return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
-
-
-def _fmt_rate(rates: list[float], unit: str) -> str:
-    return f"{statistics.median(rates):,.0f} {unit}/s"
 
 
 # --- 1 + 2: streaming 100k records; raw vs typed vs dicts vs httpx+pydantic ------------
@@ -141,7 +98,7 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
     async def raw() -> float:
         async with aiohttp.ClientSession() as session:
             t = time.perf_counter()
-            got = await _count(raw_dicts(session, base, page_size=1000))
+            got = await count(raw_dicts(session, base, page_size=1000))
             return got / (time.perf_counter() - t)
 
     # The raw loop does not pipeline; the client by default prefetches one page ahead.
@@ -153,7 +110,7 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
             async with Client(token=TOKEN, base_url=base) as client:
                 t = time.perf_counter()
                 stream = client.available_dids(page_size=1000, **kwargs)
-                got = await _count(stream.dicts() if as_dicts else stream)
+                got = await count(stream.dicts() if as_dicts else stream)
                 return got / (time.perf_counter() - t)
 
         return run
@@ -167,7 +124,7 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
         peer = PydanticClient(base, TOKEN)
         try:
             t = time.perf_counter()
-            got = await _count(peer.available_dids(page_size=1000))
+            got = await count(peer.available_dids(page_size=1000))
             return got / (time.perf_counter() - t)
         finally:
             await peer.aclose()
@@ -192,7 +149,7 @@ async def bench_stream(port: int, sz: Sizes) -> list[Row]:
     else:
         print(f"  httpx+pydantic peer skipped: {why}", flush=True)
     rates = await interleave(variants, sz.rounds)
-    medians = ", ".join(f"{k} {_fmt_rate(v, 'rec')}" for k, v in rates.items())
+    medians = ", ".join(f"{k} {fmt_rate(v, 'rec')}" for k, v in rates.items())
     print(f"  stream {n:,} records, page size 1000: {medians}", flush=True)
     rows = [
         Row("1a typed records / raw aiohttp+orjson", ratio(rates, "typed", "raw"), 0.6),
@@ -231,7 +188,7 @@ async def bench_twilio(port: int, sz: Sizes) -> list[Row]:
         client = twilio_client(port)
         try:
             t = time.perf_counter()
-            got = await _count(twilio_stream(client, limit=n, page_size=1000))
+            got = await count(twilio_stream(client, limit=n, page_size=1000))
             rate = got / (time.perf_counter() - t)
         finally:
             await client.http_client.close()
@@ -241,19 +198,19 @@ async def bench_twilio(port: int, sz: Sizes) -> list[Row]:
     async def twilio_raw() -> float:
         async with aiohttp.ClientSession() as session:
             t = time.perf_counter()
-            got = await _count(raw_twilio(session, port, limit=n, page_size=1000))
+            got = await count(raw_twilio(session, port, limit=n, page_size=1000))
             return got / (time.perf_counter() - t)
 
     async def typed() -> float:
         async with Client(token=TOKEN, base_url=base) as client:
             t = time.perf_counter()
-            got = await _count(client.available_dids(page_size=1000))
+            got = await count(client.available_dids(page_size=1000))
             return got / (time.perf_counter() - t)
 
     async def raw() -> float:
         async with aiohttp.ClientSession() as session:
             t = time.perf_counter()
-            got = await _count(raw_dicts(session, base, page_size=1000))
+            got = await count(raw_dicts(session, base, page_size=1000))
             return got / (time.perf_counter() - t)
 
     try:
@@ -266,8 +223,8 @@ async def bench_twilio(port: int, sz: Sizes) -> list[Row]:
     ours = ratio(rates, "typed", "raw")
     theirs = ratio(rates, "twilio", "twilio-raw")
     print(
-        f"  twilio {n:,} records: twilio-python {_fmt_rate(rates['twilio'], 'rec')} "
-        f"(bare loop on its payload {_fmt_rate(rates['twilio-raw'], 'rec')}); efficiency "
+        f"  twilio {n:,} records: twilio-python {fmt_rate(rates['twilio'], 'rec')} "
+        f"(bare loop on its payload {fmt_rate(rates['twilio-raw'], 'rec')}); efficiency "
         f"(rate / bare loop): twilio-python {theirs:.2f}, carrierx_async typed {ours:.2f}",
         flush=True,
     )
@@ -300,7 +257,7 @@ async def bench_prefetch(port: int, sz: Sizes) -> list[Row]:
     rates = await interleave({"prefetch=1": runner(1), "prefetch=0": runner(0)}, sz.prefetch_rounds)
     print(
         "  prefetch (20 ms server latency, 20 ms consumer work per page): "
-        + ", ".join(f"{k} {_fmt_rate(v, 'page')}" for k, v in rates.items()),
+        + ", ".join(f"{k} {fmt_rate(v, 'page')}" for k, v in rates.items()),
         flush=True,
     )
     return [
@@ -317,7 +274,7 @@ async def bench_memory(port: int, sz: Sizes) -> list[Row]:
             gc.collect()
             tracemalloc.reset_peak()
             before = tracemalloc.get_traced_memory()[0]
-            got = await _count(client.available_dids(page_size=1000))
+            got = await count(client.available_dids(page_size=1000))
             assert got == n, got
             return tracemalloc.get_traced_memory()[1] - before
 
@@ -356,19 +313,19 @@ async def bench_requests(port: int, sz: Sizes) -> list[Row]:
     async def raw() -> float:
         async with aiohttp.ClientSession() as session:
             t = time.perf_counter()
-            got = await _count(raw_pages(session, base, page_size=page))
+            got = await count(raw_pages(session, base, page_size=page))
             return got / (time.perf_counter() - t)
 
     async def client() -> float:
         async with Client(token=TOKEN, base_url=base) as c:
             t = time.perf_counter()
-            got = await _count(c.available_dids(page_size=page).pages())
+            got = await count(c.available_dids(page_size=page).pages())
             return got / (time.perf_counter() - t)
 
     rates = await interleave({"raw": raw, "client": client}, sz.rounds)
     print(
         f"  requests (limit {page}): "
-        + ", ".join(f"{k} {_fmt_rate(v, 'req')}" for k, v in rates.items()),
+        + ", ".join(f"{k} {fmt_rate(v, 'req')}" for k, v in rates.items()),
         flush=True,
     )
     return [Row("5 requests/s, limit=10 pages / raw aiohttp", ratio(rates, "client", "raw"), 0.85)]
@@ -476,6 +433,7 @@ async def run_all(sz: Sizes) -> list[Row]:
     with Server() as port:
         for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
             rows += await bench(port, sz)
+        rows += await bench_stall(port, sz.stall_records, sz.rounds)
     return rows
 
 
@@ -488,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine(), flush=True)
     rows = bench_decode(sz)
     rows += asyncio.run(run_all(sz))
+    rows += tracked_per_record()
     print()
     print(table(rows))
     print(f"\n{machine()}")
