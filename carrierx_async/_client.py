@@ -324,7 +324,7 @@ class Client:
         )
 
 
-def _decode_one(data: Any, *, keyed: bool) -> AvailableDid:
+async def _decode_one(data: Any, *, keyed: bool) -> AvailableDid:
     """One DID object; a list envelope, or an object without ``did_sid`` when field
     filtering kept it, is not one (an error body answered with a 2xx, for instance)."""
     if isinstance(data, dict) and "items" in data and isinstance(data["items"], list):

@@ -4,40 +4,42 @@ Lenient by default (unknown keys ignored, API reference 8.1 "accept unknown extr
 keys"); tests build a strict converter with ``forbid_extra_keys=True`` so a new API
 field is noticed. Errors name the record and the field that failed.
 
-Speed (benchmarks/README.md): JSON is parsed by orjson. A page of records is structured
-with no Python code run per record: each kind of field is type-checked in one C-level
-pass over the page, capabilities and prices come from small caches, and each instance's
-``__dict__`` is its JSON object with the typed values swapped in (what the attrs ``__init__``
-does, minus 27 keyword arguments and a copy; the model is frozen but not slotted for this).
-``decode_dids`` therefore takes ownership of the dicts it is given.
-A page the fast path cannot vouch for is decoded again record by record by cattrs with
-detailed validation, which accepts exactly what it accepted before and raises the
-precise error. Records of a page share one ``present_fields`` set when they have the
-same fields, as they do in practice; nested ``attributes``/``transformations`` are the
-parsed objects themselves, not copies.
+Speed (benchmarks/README.md): JSON is parsed by orjson, with the garbage collector
+paused meanwhile. A page of records goes first to the page-at-once fast path in
+``_page_decoder`` (no Python code run per record); ``decode_fields`` stops before making
+the instances, which ``as_did`` makes one at a time, as a stream hands records out.
+Decoding takes ownership of the dicts. A page the fast path cannot vouch for is decoded
+again record by record by cattrs with detailed validation, which accepts exactly what it
+accepted before and raises the precise error.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
-from itertools import chain, repeat
-from operator import itemgetter
+import gc
+from decimal import Decimal
 from typing import Any, Final
 
-import attrs
 import cattrs
 import orjson
 from cattrs.gen import make_dict_structure_fn
 
 from ._errors import ResponseDecodeError
 from ._models import DID_FIELDS, AvailableDid, Capability, Page
+from ._page_decoder import (
+    Fallback,
+    PageDecoder,
+    as_did,
+    as_dids,
+    fast_path_possible,
+    parse_decimal,
+)
 
 __all__ = [
+    "as_did",
     "decode_did",
     "decode_dids",
     "decode_envelope",
+    "decode_fields",
     "decode_json",
     "decode_page",
     "excerpt",
@@ -48,15 +50,7 @@ _EXCERPT: Final = 120
 
 
 def _structure_decimal(value: Any, _: type) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError(f"expected a decimal string, got {type(value).__name__}")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a decimal number: {value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"not a finite decimal number: {value!r}")
-    return result
+    return parse_decimal(value)
 
 
 def _structure_capability(value: Any, _: type) -> Capability:
@@ -92,180 +86,18 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         return did
 
     conv.register_structure_hook(AvailableDid, structure_did)
-    conv.page_decoder = _PageDecoder(forbid_extra_keys=forbid_extra_keys) if _FAST else None
+    conv.page_decoder = PageDecoder(forbid_extra_keys=forbid_extra_keys) if _FAST else None
     return conv
-
-
-# --- the per-page fast path --------------------------------------------------------------
-
-_STR: Final = frozenset({str, type(None)})
-_INT: Final = frozenset({int, type(None)})
-_DICT: Final = frozenset({dict, type(None)})
-_LIST: Final = frozenset({list, type(None)})
-_DICT_ONLY: Final = frozenset({dict})
-# Every bitmask of the five documented bits (reference 8.2); other values take the slow path.
-_CAPABILITIES: Final[dict[Any, Capability | None]] = {
-    **{value: Capability(value) for value in range(32)},
-    None: None,
-}
-_PRICES_MAX: Final = 4096
-_KINDS: Final = {
-    "active_capabilities": "capability",
-    "capabilities": "capability",
-    "price": "decimal",
-    "attributes": "dict",
-    "transformations": "list",
-}
-
-
-def _fast_path_possible() -> bool:
-    """The model is what the fast path assumes: a plain __dict__, plain fields, no init logic."""
-    fields = attrs.fields(AvailableDid)
-    return (
-        "__slots__" not in vars(AvailableDid)
-        and not hasattr(AvailableDid, "__attrs_pre_init__")
-        and not hasattr(AvailableDid, "__attrs_post_init__")
-        and all(a.validator is None and a.converter is None and a.init for a in fields)
-        and {a.name for a in fields} == {"present_fields", *DID_FIELDS}
-        and set(_KINDS) <= DID_FIELDS
-    )
-
-
-class _Fallback(Exception):
-    """The fast path cannot vouch for this page: decode it record by record."""
-
-
-def _picker(keys: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """``itemgetter(*keys)`` that always returns a tuple, even of one or no item."""
-    if len(keys) > 1:
-        return itemgetter(*keys)
-    if keys:
-        (only,) = keys
-        return lambda obj: (obj[only],)
-    return lambda obj: ()
-
-
-class _Shape:
-    """How to check and complete records that carry one set of fields, prepared once."""
-
-    def __init__(self, present: frozenset[str]) -> None:
-        names = sorted(present)
-
-        def of(kind: str) -> list[str]:
-            return [n for n in names if _KINDS.get(n, "str") == kind]
-
-        self.present = present
-        self.strs, self.dicts, self.lists = (
-            _picker(of("str")),
-            _picker(of("dict")),
-            _picker(of("list")),
-        )
-        self.capabilities, self.prices = of("capability"), of("decimal")
-        self.absent = sorted(DID_FIELDS - present)
-
-
-class _PageDecoder:
-    """Structures a whole page of DID dicts at once, or raises _Fallback.
-
-    Each record's JSON object becomes its instance's ``__dict__``, with the typed values
-    swapped in: one C-level pass per field kind, no Python code run per record. The
-    objects are changed only once every check has passed, so a page that falls back to
-    the precise path is seen there unchanged.
-    """
-
-    def __init__(self, *, forbid_extra_keys: bool) -> None:
-        self._strict = forbid_extra_keys
-        self._shapes: dict[frozenset[str], _Shape] = {DID_FIELDS: _Shape(DID_FIELDS)}
-        self._prices: dict[Any, Decimal | None] = {None: None}
-
-    def __call__(self, items: list[Any]) -> list[AvailableDid]:
-        n = len(items)
-        if not n:
-            return []
-        if not _DICT_ONLY.issuperset(map(type, items)):
-            raise _Fallback
-        keys = frozenset(items[0])
-        if set(map(len, items)) != {len(keys)}:
-            raise _Fallback  # records with different fields: rare, take the precise path
-        extra = keys - DID_FIELDS
-        if extra and self._strict:
-            raise _Fallback  # the precise path names the unknown key
-        present = keys - extra
-        shape = self._shapes.get(present)
-        if shape is None:
-            if len(self._shapes) >= 64:
-                self._shapes = {DID_FIELDS: self._shapes[DID_FIELDS]}
-            shape = self._shapes[present] = _Shape(present)
-        try:  # every record has as many keys as the first and all of these: the same keys
-            if extra:
-                deque(map(_picker(sorted(extra)), items), 0)
-            lists = list(chain.from_iterable(map(shape.lists, items)))
-            if not (
-                _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
-                and _DICT.issuperset(map(type, chain.from_iterable(map(shape.dicts, items))))
-                and _LIST.issuperset(map(type, lists))
-                # transformations: lists of objects
-                and _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, lists))))
-            ):
-                raise _Fallback
-            typed_columns: list[tuple[str, list[Any]]] = [
-                (name, self._capabilities(list(map(itemgetter(name), items))))
-                for name in shape.capabilities
-            ]
-            typed_columns += [
-                (name, self._decimals(list(map(itemgetter(name), items)))) for name in shape.prices
-            ]
-        except KeyError:
-            raise _Fallback from None
-        # Every check has passed: from here on nothing fails, and the JSON objects are
-        # taken over as the instances' __dict__ (the caller parsed them for this).
-        records = items
-        put = dict.__setitem__
-        for name, column in typed_columns:
-            deque(map(put, records, repeat(name), column), 0)
-        for name in extra:
-            deque(map(dict.__delitem__, records, repeat(name)), 0)
-        for name in shape.absent:
-            deque(map(put, records, repeat(name), repeat(None, n)), 0)
-        deque(map(put, records, repeat("present_fields"), repeat(shape.present, n)), 0)
-        dids: list[AvailableDid] = list(map(object.__new__, repeat(AvailableDid, n)))
-        deque(map(object.__setattr__, dids, repeat("__dict__"), records), 0)
-        return dids
-
-    @staticmethod
-    def _capabilities(col: list[Any]) -> list[Capability | None]:
-        """Bitmasks as Capability, from a table of the 32 documented values."""
-        if not _INT.issuperset(map(type, col)):
-            raise _Fallback
-        try:
-            return list(map(_CAPABILITIES.__getitem__, col))
-        except KeyError:
-            raise _Fallback from None
-
-    def _decimals(self, col: Sequence[Any]) -> list[Decimal | None]:
-        """Prices as Decimal, each distinct string parsed once (most pages have few)."""
-        if not _STR.issuperset(map(type, col)):
-            raise _Fallback
-        prices = self._prices
-        new = set(col).difference(prices)
-        if new:
-            if len(prices) + len(new) > _PRICES_MAX:
-                prices.clear()
-                prices[None] = None
-                new = set(col).difference(prices)
-            for text in new:
-                prices[text] = _structure_decimal(text, Decimal)
-        return list(map(prices.__getitem__, col))
 
 
 class _Converter(cattrs.Converter):
     """A cattrs Converter that also carries its page-at-once decoder."""
 
     __slots__ = ("page_decoder",)
-    page_decoder: _PageDecoder | None
+    page_decoder: PageDecoder | None
 
 
-_FAST: Final = _fast_path_possible()
+_FAST: Final = fast_path_possible()
 _CONVERTER: Final = make_converter()
 
 
@@ -275,13 +107,26 @@ def excerpt(body: bytes, limit: int = _EXCERPT) -> str:
 
 
 def decode_json(body: bytes, *, status: int = 200) -> Any:
-    """Parse a JSON body or raise ResponseDecodeError with a short excerpt."""
+    """Parse a JSON body or raise ResponseDecodeError with a short excerpt.
+
+    The garbage collector is paused while orjson builds the objects: otherwise a page of
+    1000 records would set off several young collections midway, each scanning the
+    half-built page (and, every tenth, all recent survivors), and would push the whole
+    page on into the old generation, bringing the next full collection closer. Resumed
+    before returning, it counts the page's objects once.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ResponseDecodeError(
             f"malformed JSON ({exc})", status=status, excerpt=excerpt(body)
         ) from None
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _describe_cattrs_error(exc: Exception) -> str:
@@ -344,20 +189,42 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
     return items, page
 
 
-def decode_dids(
-    items: list[Any], *, status: int = 200, converter: cattrs.Converter | None = None
-) -> list[AvailableDid]:
-    """Structure one page's raw records (taking over the dicts); errors name record and field."""
+def decode_fields(
+    items: list[Any],
+    *,
+    status: int = 200,
+    converter: cattrs.Converter | None = None,
+    start: int = 0,
+) -> list[dict[str, Any]]:
+    """Check and type raw records, each becoming the ``__dict__`` of its AvailableDid.
+
+    ``as_did`` makes the instance; streams do that only as they hand a record out, so a
+    page of records waiting to be read holds no instances for the garbage collector to
+    scan. Takes over the dicts. ``items`` may be a slice of a page beginning at
+    ``items[start]``: errors give the record's index in the whole page.
+    """
     conv = converter or _CONVERTER
     fast = conv.page_decoder if isinstance(conv, _Converter) else None
     if fast is not None:
         try:
-            return fast(items)
-        except (_Fallback, ValueError, TypeError):
+            return fast.fields(items)
+        except (Fallback, ValueError, TypeError):
             pass  # the precise path below decides, and names the record and field
     return [
-        decode_did(item, status=status, index=i, converter=conv) for i, item in enumerate(items)
+        vars(decode_did(item, status=status, index=i, converter=conv))
+        for i, item in enumerate(items, start)
     ]
+
+
+def decode_dids(
+    items: list[Any],
+    *,
+    status: int = 200,
+    converter: cattrs.Converter | None = None,
+    start: int = 0,
+) -> list[AvailableDid]:
+    """Structure raw records (taking over the dicts); errors name record and field."""
+    return as_dids(decode_fields(items, status=status, converter=converter, start=start))
 
 
 def decode_page(

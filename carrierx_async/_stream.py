@@ -6,6 +6,11 @@ de-duplicates across them. It counts what it did in one ``StreamStats`` and logs
 WARNING once per stream when a walk reports a slip it could not heal.
 ``AvailableDidStream``, ``PageIterator`` and ``ItemIterator`` own one feed each and hand
 out records or pages.
+
+A service shares its event loop with the stream, so no step holds it long: after parsing
+a big page the feed lets the loop turn, then decodes the page in slices with a turn
+before each (``DECODE_SLICE``). ``AvailableDidStream`` makes each AvailableDid only as it
+hands it out, so a page waiting to be read holds no instances for the collector to scan.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from ._convert import decode_dids
+from ._convert import as_did, decode_dids, decode_fields
 from ._errors import CarrierXError
 from ._models import AvailableDid, Page
 from ._pagination import Paginator, StreamStats
@@ -55,7 +60,7 @@ class _Feed(Generic[T]):
         *,
         prefetch: int,
         timeouts: _Timeouts,
-        decode: Callable[[list[Any]], list[T]],
+        decode: Callable[[list[Any]], Awaitable[list[T]]],
     ) -> None:
         self._client = client
         self.stats = StreamStats()
@@ -94,8 +99,10 @@ class _Feed(Generic[T]):
             if page is not None:
                 return page
 
-    def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | None:
+    async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | None:
         """One response through the walk: its new records, or None for a page set aside."""
+        if limit > DECODE_SLICE:
+            await asyncio.sleep(0)  # parsing a big page held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
         if walker.warnings:
             if not self._warned:  # once per stream; stats count every one
@@ -107,7 +114,7 @@ class _Feed(Generic[T]):
                 )
             walker.warnings.clear()
         if items or walker.done:
-            return envelope.with_items(self._decode(items))
+            return envelope.with_items(await self._decode(items))
         return None
 
     async def _produce(self, index: int) -> None:
@@ -220,7 +227,7 @@ def _identity(item: Any) -> Any:
     return getattr(item, "did_sid", None) or getattr(item, "phonenumber", None)
 
 
-def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
+async def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
@@ -241,13 +248,37 @@ def _describe(queries: list[Query]) -> str:
     return " ".join(words)
 
 
+#: Records decoded between two turns of the event loop (a page of 1000 would otherwise
+#: hold the loop several times as long as parsing it did; benchmarks/README.md, row 6).
+DECODE_SLICE: Final = 250
+
+
+def _in_slices(decode: Callable[..., list[T]]) -> Callable[[list[Any]], Awaitable[list[T]]]:
+    """``decode`` a big page slice by slice, letting the event loop run before each slice."""
+
+    async def run(items: list[Any]) -> list[T]:
+        if len(items) <= DECODE_SLICE:
+            return decode(items)
+        done: list[T] = []
+        for start in range(0, len(items), DECODE_SLICE):
+            await asyncio.sleep(0)
+            done += decode(items[start : start + DECODE_SLICE], start=start)
+        return done
+
+    return run
+
+
+_decode_dids: Final = _in_slices(decode_dids)
+_decode_fields: Final = _in_slices(decode_fields)
+
+
 class _Stream(Generic[T]):
     """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
     cancelled when the stream is garbage collected."""
 
-    def __init__(self, make_feed: Callable[[], _Feed[T]], description: str = "") -> None:
+    def __init__(self, make_feed: Callable[[], _Feed[Any]], description: str = "") -> None:
         self._make_feed = make_feed
-        self._started: _Feed[T] | None = None
+        self._started: _Feed[Any] | None = None
         self._description = description
 
     def __repr__(self) -> str:
@@ -256,7 +287,7 @@ class _Stream(Generic[T]):
         return f"<{type(self).__name__} {words}>"
 
     @property
-    def _feed(self) -> _Feed[T]:
+    def _feed(self) -> _Feed[Any]:
         if self._started is None:
             self._started = self._make_feed()
         return self._started
@@ -298,9 +329,15 @@ class PageIterator(_Stream[T]):
 class ItemIterator(_Stream[T]):
     """Records of a stream, one by one."""
 
-    def __init__(self, make_feed: Callable[[], _Feed[T]], description: str = "") -> None:
+    def __init__(
+        self,
+        make_feed: Callable[[], _Feed[Any]],
+        description: str = "",
+        wrap: Callable[[Any], T] | None = None,
+    ) -> None:
         super().__init__(make_feed, description)
-        self._items: list[T] = []
+        self._wrap = wrap  # made from a page's item as it is handed out
+        self._items: list[Any] = []
         self._pos = 0
 
     def __aiter__(self) -> Self:
@@ -314,7 +351,7 @@ class ItemIterator(_Stream[T]):
             self._items, self._pos = page.items, 0
         item = self._items[self._pos]
         self._pos += 1
-        return item
+        return item if self._wrap is None else self._wrap(item)
 
 
 class AvailableDidStream(ItemIterator[AvailableDid]):
@@ -330,7 +367,11 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     ) -> None:
         self._queries = queries
         self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
-        super().__init__(functools.partial(self._walk, decode=decode_dids), _describe(queries))
+        # Records wait in their page as checked dicts and become AvailableDid objects as
+        # they are handed out: a consumer that keeps none leaves the collector less to do.
+        super().__init__(
+            functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_did
+        )
 
     @property
     def query(self) -> Query:
@@ -339,7 +380,7 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     def pages(self) -> PageIterator[AvailableDid]:
         """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(functools.partial(self._walk, decode=decode_dids), self._description)
+        return PageIterator(functools.partial(self._walk, decode=_decode_dids), self._description)
 
     def dicts(self) -> ItemIterator[dict[str, Any]]:
         """A fresh walk of the same query, yielding the records as plain dicts."""

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -137,10 +137,10 @@ class Transport:
         url: URL,
         params: dict[str, str],
         timeouts: _Timeouts,
-        parse: Callable[[Any], R] = lambda data: data,
+        parse: Callable[[Any], Awaitable[R]],
         stats: StreamStats | None = None,
     ) -> R:
-        """GET url?params with retries, within the call's deadline; return ``parse(json)``.
+        """GET url?params with retries, within the call's deadline; return ``await parse(json)``.
 
         The one exit of every request: errors from the server's answer, from ``parse``
         or from aiohttp leave here scrubbed of the token. ``stats`` (a stream's) counts
@@ -150,7 +150,7 @@ class Transport:
         assert task is not None
         self._calls.add(task)
         try:
-            return parse(await self._get(url.with_query(params), timeouts, stats))
+            return await parse(await self._get(url.with_query(params), timeouts, stats))
         except CarrierXError as exc:
             scrub_error(exc, self._token.value)
             raise

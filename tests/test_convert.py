@@ -252,3 +252,62 @@ _valid = {
 )
 def test_valid_full_records_take_the_fast_path(items):
     _same(_CONVERTER.page_decoder(copy.deepcopy(items)), _slow(items))
+
+
+# --- what decoding leaves to the garbage collector -------------------------------------------
+
+import gc  # noqa: E402
+
+from carrierx_async._convert import as_did, decode_fields, decode_json  # noqa: E402
+
+
+def _big_body(n=3000):
+    return json.dumps({"items": [_record(i) for i in range(n)]}).encode()
+
+
+def _collections_during(call):
+    seen = []
+
+    def on_gc(phase, info):
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(on_gc)
+    try:
+        result = call()
+    finally:
+        gc.callbacks.remove(on_gc)
+    return seen, result
+
+
+def test_no_collection_runs_while_a_body_is_parsed_and_the_collector_is_resumed():
+    body = _big_body()  # 9000 new container objects: ~12 young collections without a pause
+    assert gc.isenabled()
+    seen, data = _collections_during(lambda: decode_json(body))
+    assert seen == [] and len(data["items"]) == 3000
+    assert gc.isenabled()
+    with pytest.raises(ResponseDecodeError):
+        decode_json(body[:-1])
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_disabled_stays_disabled():
+    gc.disable()
+    try:
+        decode_json(_big_body(10))
+        with pytest.raises(ResponseDecodeError):
+            decode_json(b"{")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fields_become_the_same_records_as_decode_dids():
+    items = [dict(_record(i), price="1.10", capabilities=i % 32) for i in range(30)]
+    items[4] = {"phonenumber": "15160000004"}  # another shape: the precise path
+    fields = decode_fields(copy.deepcopy(items))
+    assert all(type(f) is dict for f in fields)
+    dids = [as_did(f) for f in fields]
+    _same(dids, _slow(items))
+    assert dids[4].present_fields == {"phonenumber"} and dids[4].price is None
+    assert vars(dids[0]) is fields[0]  # no copy

@@ -19,6 +19,7 @@ CORE = frozenset(
         "_filter_parser",
         "_query",
         "_convert",
+        "_page_decoder",
         "_sansio",
         "_pagination",
         "_retry",

@@ -1,0 +1,161 @@
+"""The feed's decoding: big pages in slices with loop turns between, records made lazily.
+
+Wire tests run a small hostile ``aiohttp.web`` app on 127.0.0.1 that serves pages built
+here, so the expected records come from the test, not from the code under test.
+"""
+
+import asyncio
+import copy
+import itertools
+import json
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from carrierx_async import AvailableDid, Capability, Client, ResponseDecodeError
+from carrierx_async._convert import decode_did
+from carrierx_async._models import DID_FIELDS
+from carrierx_async._stream import DECODE_SLICE, _in_slices
+
+TOKEN = "test-token-not-real"
+SAMPLE = json.loads((Path(__file__).parent / "samples" / "available_dids_page.json").read_bytes())
+ITEM = SAMPLE["items"][0]
+
+
+def record(i, **changes):
+    base = dict(ITEM, did_sid=f"07e3dee3-0000-0000-0000-{i:012x}", phonenumber=f"1516{i:07d}")
+    return base | changes
+
+
+@asynccontextmanager
+async def serving(records):
+    """A server holding ``records``, answering limit/offset like the API (reference 5)."""
+    requests = []
+
+    async def available_dids(request):
+        limit = int(request.query.get("limit", "10"))
+        offset = int(request.query.get("offset", "0"))
+        requests.append((offset, limit))
+        items = records[offset : offset + limit]
+        more = offset + len(items) < len(records)
+        return web.json_response(
+            {"items": items, "count": len(items), "has_more": more, "offset": offset}
+        )
+
+    app = web.Application()
+    app.router.add_get("/core/v2/phonenumber/available_dids", available_dids)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/core/v2", requests
+    finally:
+        await runner.cleanup()
+
+
+# --- slices ------------------------------------------------------------------------------
+
+
+async def test_big_page_is_decoded_in_slices_with_loop_turns_between():
+    events = []
+
+    def decode(items, start=0):
+        events.append(("decode", start, len(items)))
+        return [x * 10 for x in items]
+
+    async def other_task():
+        for _ in range(20):
+            events.append(("other",))
+            await asyncio.sleep(0)
+
+    items = list(range(3 * DECODE_SLICE + 7))
+    other = asyncio.create_task(other_task())
+    got = await _in_slices(decode)(items)
+    await other
+    assert got == [x * 10 for x in items]
+    calls = [e for e in events if e[0] == "decode"]
+    assert calls == [
+        ("decode", 0, DECODE_SLICE),
+        ("decode", DECODE_SLICE, DECODE_SLICE),
+        ("decode", 2 * DECODE_SLICE, DECODE_SLICE),
+        ("decode", 3 * DECODE_SLICE, 7),
+    ]
+    # Another task ran before each slice: no two slices in one turn of the loop.
+    for before, after in itertools.pairwise(events):
+        assert not (before[0] == "decode" and after[0] == "decode")
+    assert events.index(calls[0]) > 0
+
+
+def test_small_page_is_decoded_at_once_without_giving_up_the_loop():
+    calls = []
+
+    def decode(items, start=0):
+        calls.append(start)
+        return items
+
+    coro = _in_slices(decode)(list(range(DECODE_SLICE)))
+    with pytest.raises(StopIteration) as done:  # finished at the first step: never suspended
+        coro.send(None)
+    assert done.value.value == list(range(DECODE_SLICE)) and calls == [0]
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_a_bad_record_late_in_a_big_page_is_named_by_its_page_index(prefetch):
+    records = [record(i) for i in range(1000)]
+    records[777]["price"] = "abc"
+    async with serving(records) as (base, _), Client(TOKEN, base_url=base) as client:
+        got = []
+        with pytest.raises(ResponseDecodeError) as info:
+            async for did in client.available_dids(page_size=1000, prefetch=prefetch):
+                got.append(did)
+    assert got == []  # the page fails as a whole: no record of it is handed out
+    message = str(info.value)
+    assert "items[777]" in message and "price" in message
+    assert records[777]["did_sid"] in message
+
+
+# --- records made as they are handed out ----------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_records_of_big_pages_match_the_ground_truth(prefetch):
+    records = [
+        record(i, price=["0.6", "1.10", None][i % 3], capabilities=i % 32, state=None)
+        for i in range(2500)
+    ]
+    records[1600]["capabilities"] = 64  # a bit beyond the documented five: precise path
+    truth = [decode_did(copy.deepcopy(r)) for r in records]
+    async with (
+        serving(copy.deepcopy(records)) as (base, requests),
+        Client(TOKEN, base_url=base) as client,
+    ):
+        got = [did async for did in client.available_dids(page_size=1000, prefetch=prefetch)]
+        pages = [p async for p in client.available_dids(page_size=1000).pages()]
+    assert [d.did_sid for d in got] == [r["did_sid"] for r in records]  # none lost or repeated
+    assert got == truth
+    assert len(pages) == 3 and [d for p in pages for d in p.items] == truth
+    for did, want in zip(got, truth, strict=True):
+        assert type(did) is AvailableDid and did.present_fields == DID_FIELDS
+        assert str(did.price) == str(want.price) and type(did.capabilities) is type(
+            want.capabilities
+        )
+    assert got[3].price == Decimal("0.6") and got[31].capabilities == Capability(31)
+    assert got[1600].capabilities == 64 and repr(got[1600]) == repr(truth[1600])
+    assert (0, 1000) in requests
+
+
+async def test_records_of_a_page_with_mixed_fields_keep_what_was_sent():
+    # Records with different field sets: the fast path declines, the precise one decodes.
+    records = [record(i) for i in range(400)]
+    for r in records[::7]:
+        del r["state"]
+    async with serving(copy.deepcopy(records)) as (base, _), Client(TOKEN, base_url=base) as c:
+        got = [did async for did in c.available_dids(page_size=1000)]
+    assert [d.did_sid for d in got] == [r["did_sid"] for r in records]
+    assert [d.present_fields == set(r) for d, r in zip(got, records, strict=True)] == [True] * 400
+    assert got[7].state is None and got[8].state == ITEM["state"]
+    assert got == [decode_did(r) for r in records]
