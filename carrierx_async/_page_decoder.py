@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import delitem, getitem, itemgetter, setitem
 from typing import Any, Final
 
 import attrs
@@ -92,12 +92,10 @@ class _Shape:
             return [n for n in names if _KINDS.get(n, "str") == kind]
 
         self.present = present
-        self.strs, self.dicts, self.lists = (
-            _picker(of("str")),
-            _picker(of("dict")),
-            _picker(of("list")),
-        )
+        self.strs = _picker(of("str"))  # one C-level pass over all string fields
+        self.dicts, self.lists = of("dict"), of("list")
         self.capabilities, self.prices = of("capability"), of("decimal")
+        self.columns = [n for n in names if n in _KINDS]
         self.absent = sorted(DID_FIELDS - present)
 
 
@@ -138,38 +136,36 @@ class PageDecoder:
                 self._shapes = {DID_FIELDS: self._shapes[DID_FIELDS]}
             shape = self._shapes[present] = _Shape(present)
         try:  # every record has as many keys as the first and all of these: the same keys
-            if extra:
-                deque(map(_picker(sorted(extra)), items), 0)
-            lists = list(chain.from_iterable(map(shape.lists, items)))
-            if not (
-                _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
-                and _DICT.issuperset(map(type, chain.from_iterable(map(shape.dicts, items))))
-                and _LIST.issuperset(map(type, lists))
-                # transformations: lists of objects
-                and _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, lists))))
-            ):
-                raise Fallback
-            typed_columns: list[tuple[str, list[Any]]] = [
-                (name, self._capabilities(list(map(itemgetter(name), items))))
-                for name in shape.capabilities
-            ]
-            typed_columns += [
-                (name, self._decimals(list(map(itemgetter(name), items)))) for name in shape.prices
-            ]
+            for name in extra:
+                deque(map(getitem, items, repeat(name)), 0)
+            strings_ok = _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
+            columns = {name: list(map(getitem, items, repeat(name))) for name in shape.columns}
         except KeyError:
             raise Fallback from None
+        if not (
+            strings_ok
+            and all(_DICT.issuperset(map(type, columns[name])) for name in shape.dicts)
+            and all(_LIST.issuperset(map(type, columns[name])) for name in shape.lists)
+            and all(  # transformations: lists of objects
+                _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, columns[name]))))
+                for name in shape.lists
+            )
+        ):
+            raise Fallback
+        typed_columns: list[tuple[str, list[Any]]] = [
+            (name, self._capabilities(columns[name])) for name in shape.capabilities
+        ]
+        typed_columns += [(name, self._decimals(columns[name])) for name in shape.prices]
         # Every check has passed: from here on nothing fails, and the JSON objects are
         # taken over as the instances' __dict__ (the caller parsed them for this).
-        records = items
-        put = dict.__setitem__
         for name, column in typed_columns:
-            deque(map(put, records, repeat(name), column), 0)
+            deque(map(setitem, items, repeat(name), column), 0)
         for name in extra:
-            deque(map(dict.__delitem__, records, repeat(name)), 0)
+            deque(map(delitem, items, repeat(name)), 0)
         for name in shape.absent:
-            deque(map(put, records, repeat(name), repeat(None, n)), 0)
-        deque(map(put, records, repeat("present_fields"), repeat(shape.present, n)), 0)
-        return records
+            deque(map(setitem, items, repeat(name), repeat(None, n)), 0)
+        deque(map(setitem, items, repeat("present_fields"), repeat(shape.present, n)), 0)
+        return items
 
     @staticmethod
     def _capabilities(col: list[Any]) -> list[Capability | None]:
