@@ -28,6 +28,7 @@ import orjson
 from carrierx_async import Client
 
 from . import _baseline_convert as baseline
+from ._before import bench_before
 from ._harness import Row, Runner, count, fmt_rate, interleave, ratio
 from ._loop import bench_stall, tracked_per_record
 from ._payload import page_body
@@ -428,24 +429,33 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def run_all(sz: Sizes) -> list[Row]:
+async def run_all(sz: Sizes, before: str | None) -> list[Row]:
     rows: list[Row] = []
     with Server() as port:
         for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
             rows += await bench(port, sz)
         rows += await bench_stall(port, sz.stall_records, sz.rounds)
+        if before is None:
+            print("  row 7 skipped: pass --before REF to compare with an older commit", flush=True)
+        else:
+            rows += await bench_before(port, before, sz.records, sz.rounds)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also stream typed records with carrierx_async as of this git commit (row 7)",
+    )
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else FULL
     started = time.perf_counter()
     print(machine(), flush=True)
     rows = bench_decode(sz)
-    rows += asyncio.run(run_all(sz))
+    rows += asyncio.run(run_all(sz, args.before))
     rows += tracked_per_record()
     print()
     print(table(rows))
