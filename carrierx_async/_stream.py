@@ -345,12 +345,17 @@ class ItemIterator(_Stream[T]):
 
     async def __anext__(self) -> T:
         while self._pos >= len(self._items):
+            self._items = []  # all handed out: free the page before waiting for the next
             page = await self._feed.next()
             if page is None:
                 raise StopAsyncIteration
             self._items, self._pos = page.items, 0
-        item = self._items[self._pos]
-        self._pos += 1
+        pos = self._pos
+        if pos and not pos % DECODE_SLICE:
+            await asyncio.sleep(0)  # a loop turn every so many records, as when decoding
+        item = self._items[pos]
+        self._items[pos] = None  # the caller's now: freed when the caller drops it
+        self._pos = pos + 1
         return item if self._wrap is None else self._wrap(item)
 
 

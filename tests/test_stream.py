@@ -159,3 +159,31 @@ async def test_records_of_a_page_with_mixed_fields_keep_what_was_sent():
     assert [d.present_fields == set(r) for d, r in zip(got, records, strict=True)] == [True] * 400
     assert got[7].state is None and got[8].state == ITEM["state"]
     assert got == [decode_did(r) for r in records]
+
+
+@pytest.mark.parametrize("mode", ["typed", "dicts"])
+async def test_handing_out_a_big_page_lets_the_loop_turn_every_slice(mode):
+    turns = 0
+
+    async def ticker():
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    records = [record(i) for i in range(1000)]
+    async with serving(records) as (base, _), Client(TOKEN, base_url=base) as client:
+        stream = client.available_dids(page_size=1000)
+        seen = []
+        task = asyncio.create_task(ticker())
+        try:
+            async for item in stream if mode == "typed" else stream.dicts():
+                seen.append((item["did_sid"] if mode == "dicts" else item.did_sid, turns))
+        finally:
+            task.cancel()
+    assert [sid for sid, _ in seen] == [r["did_sid"] for r in records]
+    at = [t for _, t in seen]
+    # Within one slice no other task runs; between slices the loop turns.
+    for start in range(0, 1000, DECODE_SLICE):
+        assert len(set(at[start : start + DECODE_SLICE])) == 1
+    assert at[0] < at[DECODE_SLICE] < at[2 * DECODE_SLICE] < at[3 * DECODE_SLICE]
