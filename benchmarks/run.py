@@ -435,6 +435,7 @@ async def run_all(sz: Sizes, before: str | None) -> list[Row]:
         for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
             rows += await bench(port, sz)
         rows += await bench_stall(port, sz.stall_records, sz.rounds)
+        rows += tracked_per_record()
         if before is None:
             print("  row 7 skipped: pass --before REF to compare with an older commit", flush=True)
         else:
@@ -456,7 +457,6 @@ def main(argv: list[str] | None = None) -> int:
     print(machine(), flush=True)
     rows = bench_decode(sz)
     rows += asyncio.run(run_all(sz, args.before))
-    rows += tracked_per_record()
     print()
     print(table(rows))
     print(f"\n{machine()}")
