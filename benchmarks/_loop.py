@@ -47,6 +47,7 @@ class Holds:
     ends: array[float] = field(default_factory=lambda: array("d"))
     parses: list[tuple[float, float]] = field(default_factory=list)
     collections: list[tuple[float, float, int]] = field(default_factory=list)
+    promoted: int = 0  # objects moved into the old generation (what full collections scan)
 
     def without_gc(self) -> list[float]:
         """Each gap minus the collections that ran inside it."""
@@ -110,6 +111,7 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
 
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0)
+    old = len(gc.get_objects(generation=2))
     gc.callbacks.append(on_gc)
     orjson.loads = timed_loads  # the library and the raw loop both call orjson.loads
     try:
@@ -118,6 +120,10 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
         orjson.loads = loads
         gc.callbacks.remove(on_gc)
         ticker.cancel()
+    # Garbage that reached the old generation stays there until a full collection: the
+    # growth is what the stream pushed towards the next one (none ran in between, or -1).
+    full = any(gen == 2 for *_, gen in holds.collections)
+    holds.promoted = -1 if full else len(gc.get_objects(generation=2)) - old
     return holds
 
 
@@ -178,6 +184,10 @@ async def bench_stall(port: int, records: int, rounds: int) -> list[Row]:
     def per_page(name: str, young: bool) -> float:
         return statistics.median(len(h.pauses(young)) * PAGE / h.records for h in runs[name])
 
+    def promoted(name: str) -> float:
+        counted = [h.promoted * PAGE / h.records for h in runs[name] if h.promoted >= 0]
+        return statistics.median(counted) if counted else float("nan")
+
     def longest_pause(name: str, young: bool) -> float:
         return max((p for h in runs[name] for p in h.pauses(young)), default=0.0) * 1e3
 
@@ -195,7 +205,8 @@ async def bench_stall(port: int, records: int, rounds: int) -> list[Row]:
             f"(longest {ms(name, lambda h: max(h.parse_times())):.2f}); per {PAGE} records "
             f"{per_page(name, True):.1f} young collections (longest "
             f"{longest_pause(name, True):.2f} ms) and {per_page(name, False):.2f} full ones "
-            f"(longest {longest_pause(name, False):.2f} ms)",
+            f"(longest {longest_pause(name, False):.2f} ms); {promoted(name):.0f} objects "
+            f"pushed into the old generation",
             flush=True,
         )
     return [
@@ -217,6 +228,13 @@ async def bench_stall(port: int, records: int, rounds: int) -> list[Row]:
             f"6d young collections per {PAGE} typed records "
             f"(raw loop: {per_page('raw', True):.1f}; info)",
             per_page("typed", True),
+            None,
+            unit="",
+        ),
+        Row(
+            f"6g objects pushed into the old generation per {PAGE} typed records, the "
+            f"garbage the next full collection scans (raw loop: {promoted('raw'):.0f}; info)",
+            promoted("typed"),
             None,
             unit="",
         ),
