@@ -1,9 +1,16 @@
-"""Shared by the hostile-server tests: a loopback aiohttp.web server written in the test."""
+"""Shared by the hostile-server tests: a loopback aiohttp.web server written in the test.
+
+Suite-wide, hypothesis is derandomized, so every run checks the same examples.
+"""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
+from hypothesis import settings
+
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

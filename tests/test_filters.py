@@ -783,7 +783,9 @@ def test_candidate_strategy_reaches_the_accepting_branch():
         except FilterError:
             return False
 
-    text = find(candidate_text(), accepted, settings=settings(database=None))
+    # Derandomized: the same search every run (an unseeded find failed about 1 run in 40).
+    found = settings(max_examples=2000, derandomize=True, database=None)
+    text = find(candidate_text(), accepted, settings=found)
     assert len(parse_filter(text).conditions()) >= 2
 
 

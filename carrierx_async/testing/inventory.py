@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -236,6 +237,22 @@ class _Generator:
             return None
 
 
+@functools.lru_cache(maxsize=8)
+def _generated(
+    seed: int, size: int
+) -> tuple[tuple[dict[str, Any], ...], tuple[AvailableDid, ...], dict[str, int]]:
+    """An eager generated inventory (wire dicts, decoded records, SID -> index), built once.
+
+    Test suites start many fakes with the same seed and size; building and decoding 3,000
+    records takes tens of milliseconds, so each (seed, size) is built once per process.
+    Callers copy the wire dicts (users may change theirs) and never change the rest.
+    """
+    gen = _Generator(seed)
+    wire = tuple(gen.record(i) for i in range(size))
+    dids = tuple(decode_did(r, index=i) for i, r in enumerate(wire))
+    return wire, dids, {d.did_sid: i for i, d in enumerate(dids) if d.did_sid}
+
+
 class _Inventory:
     """The records still available: a base sequence minus the removed indices."""
 
@@ -243,8 +260,8 @@ class _Inventory:
         self.seed = seed
         self._gen: _Generator | None = None
         self._wire: list[dict[str, Any]] | None = None
-        self._dids: list[AvailableDid] | None = None
-        self._sids: dict[str, int] = {}
+        self._dids: Sequence[AvailableDid] | None = None
+        self._sids: Mapping[str, int] = {}
         if explicit is not None:
             self._wire = [dict(r) for r in explicit]
         else:
@@ -252,8 +269,9 @@ class _Inventory:
                 raise ValueError(f"size must be between 0 and {MAX_SIZE}")
             self._gen = _Generator(seed)
             if size <= EAGER_SIZE:
-                self._wire = [self._gen.record(i) for i in range(size)]
-        if self._wire is not None:
+                wire, self._dids, self._sids = _generated(seed, size)
+                self._wire = [dict(r) for r in wire]
+        if self._wire is not None and self._dids is None:
             try:
                 self._dids = [decode_did(r, index=i) for i, r in enumerate(self._wire)]
             except ResponseDecodeError as exc:
