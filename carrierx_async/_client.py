@@ -48,7 +48,7 @@ from ._transport import (
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
-#: The production API root: Client's default ``base_url``.
+#: The production API root: Client's default ``base_url`` (unless CARRIERX_BASE_URL is set).
 DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
 _LIST_PATH: Final = "phonenumber/available_dids"
 _SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
@@ -93,7 +93,7 @@ class Client:
         self,
         token: str | None = None,
         *,
-        base_url: str | URL = DEFAULT_BASE_URL,
+        base_url: str | URL | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
@@ -123,6 +123,8 @@ class Client:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
+        if base_url is None:
+            base_url = os.environ.get("CARRIERX_BASE_URL", "").strip() or DEFAULT_BASE_URL
         base = check_base_url(base_url)
         timeouts = _timeouts(timeout, connect_timeout, read_timeout, ConfigurationError)
         _check_prefetch(prefetch, ConfigurationError)

@@ -210,6 +210,20 @@ async def test_token_from_environment(fake, monkeypatch):
     assert fake.requests[0].authorized
 
 
+async def test_base_url_from_environment(fake, monkeypatch):
+    monkeypatch.setenv("CARRIERX_BASE_URL", fake.base_url)
+    async with Client(TOKEN) as c:
+        got = [d async for d in c.available_dids(max_items=2)]
+    assert [d.did_sid for d in got] == [r["did_sid"] for r in fake.inventory[:2]]
+    assert len(fake.requests) == 1
+    assert str(Client(TOKEN, base_url="http://127.0.0.1:9/x").base_url) == "http://127.0.0.1:9/x"
+    monkeypatch.setenv("CARRIERX_BASE_URL", "http://example.com/core/v2")
+    with pytest.raises(ConfigurationError, match="clear text"):  # checked like an argument
+        Client(TOKEN)
+    monkeypatch.setenv("CARRIERX_BASE_URL", " ")
+    assert str(Client(TOKEN).base_url) == "https://api.carrierx.com/core/v2"
+
+
 def test_missing_token_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("CARRIERX_TOKEN", raising=False)
     with pytest.raises(ConfigurationError, match="CARRIERX_TOKEN"):

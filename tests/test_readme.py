@@ -1,166 +1,196 @@
-"""The README cannot drift: every ```python block runs against a FakeCarrierX; public docs exist.
+"""The README cannot drift: every ```python block runs the way a reader would run it.
 
-Each block runs as written, in a worker thread (blocks may call ``asyncio.run``) while the
-fake serves from the test's loop, over real HTTP. The harness only supplies what a reader
-would: ``CARRIERX_TOKEN`` and a ``token`` variable (the fake's), top-level ``await``/``async
-with`` (compiled as in the asyncio REPL), and a ``Client`` whose default base_url is the
-fake's (handed to the block through its own ``import`` of carrierx_async; nothing on the
-wire is patched). DID SIDs the README quotes exist in the fake's inventory. Functions named
-``test_*`` that a block defines are then called, with the plugin's ``carrierx_fake`` fixture
-(and its marker options) if they ask for it.
+- A program is written to a file and run as ``python block.py`` in a child process, with
+  the two variables ``python -m carrierx_async.testing`` prints (``CARRIERX_TOKEN``,
+  ``CARRIERX_BASE_URL``), exactly as the README tells a reader without an account. That
+  demo server is a child process too, started the way the README says.
+- A block that defines ``test_*`` functions is written to ``test_block.py`` and run with
+  ``python -m pytest`` in a child process, in a directory of its own (none of this
+  project's pytest configuration) and in pytest-asyncio's default strict mode.
+- A block right after a ``<!-- fragment -->`` line is only compiled (as the body of an
+  async function): the README says it is a fragment.
+Failures name the block's README line and its first line.
 """
 
 import ast
-import asyncio
-import builtins
 import inspect
-import logging
+import os
 import re
-import types
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 import carrierx_async
-from carrierx_async import DEFAULT_BASE_URL, AvailableDidStream, Filter, ItemIterator, PageIterator
-from carrierx_async.pytest_plugin import _carrierx_fake_factory
-from carrierx_async.testing import FakeCarrierX
+from carrierx_async import AvailableDidStream, Filter, ItemIterator, PageIterator
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TEXT = README.read_text(encoding="utf-8")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-SID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+FRAGMENT = "<!-- fragment -->"
+#: Where the package under test lives: children import this copy.
+PACKAGE_ROOT = str(Path(carrierx_async.__file__).resolve().parent.parent)
 
 
-def blocks():
-    """(line number, source) of every ```python block."""
-    return [(TEXT.count("\n", 0, m.start()) + 2, m.group(1)) for m in BLOCK.finditer(TEXT)]
+class Block:
+    """One ```python block: where it is, its source, and how a reader runs it."""
+
+    def __init__(self, line, source, fragment):
+        self.line, self.source, self.fragment = line, source, fragment
+        self.first = next((x for x in source.splitlines() if x.strip()), "")
+        self.name = f"README.md line {self.line} ({self.first!r})"
+
+    def tests(self):
+        """Names of the test functions the block defines at top level."""
+        tree = ast.parse(self.source)
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+        return [n.name for n in tree.body if isinstance(n, kinds) and n.name.startswith("test")]
 
 
-def client_for(base_url):
-    """carrierx_async.Client, but the default (real API) base_url becomes the fake's."""
-
-    class Client(carrierx_async.Client):
-        def __init__(self, token=None, **options):
-            if str(options.get("base_url", DEFAULT_BASE_URL)).rstrip("/") == DEFAULT_BASE_URL:
-                options["base_url"] = base_url
-            super().__init__(token, **options)
-
-    return Client
+def blocks(text=TEXT):
+    found = []
+    for m in BLOCK.finditer(text):
+        before = text[: m.start()].rstrip("\n").rpartition("\n")[2].strip()
+        found.append(Block(text.count("\n", 0, m.start()) + 2, m.group(1), before == FRAGMENT))
+    return found
 
 
-def block_builtins(base_url):
-    """Builtins whose ``import carrierx_async`` yields the package with client_for(base_url)."""
-
-    class Package(types.ModuleType):
-        def __getattr__(self, name):
-            return getattr(carrierx_async, name)
-
-    package = Package("carrierx_async", carrierx_async.__doc__)
-    package.Client = client_for(base_url)
-
-    def import_(name, globals=None, locals=None, fromlist=(), level=0):
-        module = builtins.__import__(name, globals, locals, fromlist, level)
-        top = name.partition(".")[0]
-        if level == 0 and top == "carrierx_async" and (not fromlist or name == top):
-            return package
-        return module
-
-    return {**vars(builtins), "__import__": import_}
+def child_env(**extra):
+    """The environment a reader has: the package importable, no token of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARRIERX_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    env["PYTHONWARNINGS"] = "default"  # an unclosed session or socket shows on stderr
+    env.update(extra)
+    return env
 
 
-def run_block(source, filename, base_url, token):
-    """Run one block as a script would (in this thread: no event loop is running here)."""
-    code = compile(source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    namespace = {
-        "__name__": "__main__",
-        "__builtins__": block_builtins(base_url),
-        "token": token,
-    }
-    result = eval(code, namespace)  # a coroutine when the block awaits at top level
-    if inspect.iscoroutine(result):
-        asyncio.run(result)
-    for name, value in list(namespace.items()):
-        if name.startswith("test_") and inspect.isfunction(value):
-            asyncio.run(call_test(value))
+@pytest.fixture(scope="module")
+def demo_env():
+    """``python -m carrierx_async.testing`` running; the variables it prints, as a dict."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "carrierx_async.testing"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=child_env(),
+    ) as server:
+        try:
+            exports = dict(
+                server.stdout.readline().removeprefix("export ").strip().split("=", 1)
+                for _ in range(2)
+            )
+            assert set(exports) == {"CARRIERX_TOKEN", "CARRIERX_BASE_URL"}, exports
+            yield exports
+        finally:
+            server.terminate()
+            server.wait(30)
 
 
-async def call_test(func):
-    """Call a README test function, supplying the plugin's carrierx_fake fixture if it asks."""
-    wanted = set(inspect.signature(func).parameters)
-    assert wanted <= {"carrierx_fake"}, f"the README harness cannot supply {sorted(wanted)}"
-    factory = _carrierx_fake_factory()
-    start = await anext(factory)
-    try:
-        kwargs = {}
-        if wanted:
-            options = {}
-            marks = [m for m in getattr(func, "pytestmark", []) if m.name == "carrierx_fake"]
-            for mark in reversed(marks):  # the mark closest to the function wins
-                options.update(mark.kwargs)
-            kwargs["carrierx_fake"] = await start(**options)
-        outcome = func(**kwargs)
-        if inspect.iscoroutine(outcome):
-            await outcome
-    finally:
-        await factory.aclose()
+def run(block, directory, env):
+    """Run a block as a reader would; returns the finished process."""
+    if block.tests():
+        (directory / "pytest.ini").write_text("[pytest]\n")  # not this project's config
+        (directory / "test_block.py").write_text(block.source, encoding="utf-8")
+        argv = ["-m", "pytest", "-p", "no:cacheprovider", "-o", "asyncio_mode=strict"]
+        argv += ["-q", "test_block.py"]
+    else:
+        (directory / "block.py").write_text(block.source, encoding="utf-8")
+        argv = ["block.py"]
+    return subprocess.run(
+        [sys.executable, *argv],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """Blocks may configure logging (basicConfig, levels): undo it after each."""
-    root, ours = logging.getLogger(), logging.getLogger("carrierx_async")
-    saved = (root.handlers[:], root.level, ours.handlers[:], ours.level)
-    yield
-    root.handlers[:], ours.handlers[:] = saved[0], saved[2]
-    root.setLevel(saved[1])
-    ours.setLevel(saved[3])
-
-
-@pytest.fixture
-async def readme_fake():
-    """A fake whose inventory also holds every DID SID quoted in the README."""
-    records = list(FakeCarrierX(size=3000).inventory)
-    for record, sid in zip(records, sorted(set(SID.findall(TEXT))), strict=False):
-        record["did_sid"] = sid
-    async with FakeCarrierX(inventory=records) as fake:
-        yield fake
-
-
-def test_readme_has_python_blocks():
-    assert len(blocks()) >= 3
-
-
-@pytest.mark.parametrize(("line", "source"), blocks(), ids=[f"line{n}" for n, _ in blocks()])
-async def test_readme_block_runs(readme_fake, monkeypatch, capsys, line, source):
-    monkeypatch.setenv("CARRIERX_TOKEN", readme_fake.token)
-    filename = f"{README.name}:{line}"
-    async with asyncio.timeout(60):
-        await asyncio.to_thread(
-            run_block, source, filename, readme_fake.base_url, readme_fake.token
+def check(block, result):
+    """What a reader would call success, with the block named on failure."""
+    output = textwrap.indent((result.stdout + result.stderr)[-3000:], "  | ")
+    assert result.returncode == 0, f"{block.name} failed (exit {result.returncode}):\n{output}"
+    for bad in ("Traceback", "Unclosed", "ResourceWarning", "never awaited"):
+        assert bad not in result.stdout + result.stderr, f"{block.name}: {bad!r}\n{output}"
+    if block.tests():
+        n = len(block.tests())
+        assert re.search(rf"\b{n} passed\b", result.stdout), (
+            f"{block.name}: not {n} passed\n{output}"
         )
-    out = capsys.readouterr().out
-    if "print(" in source:
-        assert out.strip(), f"the block at {filename} printed nothing"
+        assert not re.search(r"skipped|xfail|warning", result.stdout), f"{block.name}\n{output}"
+    elif "print(" in block.source:
+        assert result.stdout.strip(), f"{block.name} printed nothing"
 
 
-async def test_the_harness_keeps_requests_on_the_fake(readme_fake, monkeypatch):
-    """A block's Client() goes to the fake, over HTTP; an explicit base_url is kept."""
-    monkeypatch.setenv("CARRIERX_TOKEN", readme_fake.token)
-    source = """
+def test_readme_has_programs_tests_and_fragments():
+    found = blocks()
+    assert any(b.tests() for b in found)
+    assert any(b.fragment for b in found)
+    assert any(not b.fragment and not b.tests() for b in found)
+
+
+@pytest.mark.parametrize("block", blocks(), ids=lambda b: f"line{b.line}")
+def test_readme_block_runs_as_printed(block, demo_env, tmp_path):
+    if block.fragment:
+        # Still Python: code as it would stand inside an async function.
+        compile(block.source, block.name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        return
+    check(block, run(block, tmp_path, child_env(**demo_env)))
+
+
+BROKEN_PROGRAM = """
 from carrierx_async import Client
-import carrierx_async.testing
 
-assert carrierx_async.testing.FakeCarrierX.__name__ == "FakeCarrierX"
-assert carrierx_async.Client is Client
 async with Client() as client:
-    got = [d async for d in client.available_dids(max_items=3)]
-assert len(got) == 3
-assert str(Client(base_url="http://127.0.0.1:1/x").base_url) == "http://127.0.0.1:1/x"
+    pass
 """
-    await asyncio.to_thread(run_block, source, "harness", readme_fake.base_url, readme_fake.token)
-    assert len(readme_fake.requests) == 1
-    assert carrierx_async.Client.__module__ == "carrierx_async._client"  # nothing leaked
+UNMARKED_TEST = """
+from carrierx_async.testing import FakeCarrierX
+
+
+async def test_unmarked():
+    async with FakeCarrierX():
+        pass
+"""
+MARKED_TEST = "import pytest\n\npytestmark = pytest.mark.asyncio\n" + UNMARKED_TEST
+
+
+@pytest.mark.parametrize(
+    ("source", "fails"),
+    [(BROKEN_PROGRAM, True), (UNMARKED_TEST, True), (MARKED_TEST, False)],
+    ids=["module-level async with", "async test without a marker", "marked async test"],
+)
+def test_the_harness_fails_what_a_reader_would_hit(source, fails, demo_env, tmp_path):
+    """The two README mistakes this harness exists for fail it; the fixed form passes."""
+    block = blocks(f"text\n\n```python\n{source.lstrip()}```\n")[0]
+    result = run(block, tmp_path, child_env(**demo_env))
+    if fails:
+        with pytest.raises(AssertionError, match=re.escape(block.first)):
+            check(block, result)
+    else:
+        check(block, result)
+
+
+def test_fragments_are_only_the_marked_blocks():
+    text = f"a\n\n{FRAGMENT}\n```python\nawait x\n```\n\n```python\nprint(1)\n```\n"
+    assert [(b.fragment, b.first) for b in blocks(text)] == [(True, "await x"), (False, "print(1)")]
+
+
+def test_demo_server_serves_what_a_client_reads(demo_env, tmp_path):
+    """The variables the demo server prints are the ones Client() reads."""
+    program = (
+        "import asyncio\nfrom carrierx_async import Client\n\n\nasync def main():\n"
+        "    async with Client() as c:\n        print(c.base_url)\n"
+        "        print(len([d async for d in c.available_dids(max_items=3)]))\n\n\n"
+        "asyncio.run(main())\n"
+    )
+    block = blocks(f"```python\n{program}```\n")[0]
+    result = run(block, tmp_path, child_env(**demo_env))
+    check(block, result)
+    assert result.stdout.split() == [demo_env["CARRIERX_BASE_URL"], "3"]
 
 
 # -- docstrings ---------------------------------------------------------------------------
