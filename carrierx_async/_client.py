@@ -30,6 +30,7 @@ from ._filters import Filter
 from ._models import AvailableDid
 from ._query import (
     build_query,
+    check_did_sid,
     check_extra_params,
     field_params,
     validate_fields,
@@ -51,7 +52,6 @@ __all__ = ["DEFAULT_BASE_URL", "Client"]
 #: The production API root: Client's default ``base_url`` (unless CARRIERX_BASE_URL is set).
 DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
 _LIST_PATH: Final = "phonenumber/available_dids"
-_SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
 
 
 class Client:
@@ -296,8 +296,7 @@ class Client:
         ``NotFoundError`` when no available number has that SID; other ``APIError``
         subclasses, ``APIConnectionError`` or ``APITimeoutError``, ``ResponseDecodeError``.
         """
-        if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
-            raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
+        check_did_sid(did_sid)
         include, exclude = validate_fields(include_fields, exclude_fields)
         extra = check_extra_params(extra_params)
         return await self._transport.get_json(

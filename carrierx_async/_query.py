@@ -37,6 +37,7 @@ __all__ = [
     "PAGINATION_MODES",
     "Query",
     "build_query",
+    "check_did_sid",
     "check_extra_params",
     "field_params",
     "keyset_filter",
@@ -72,6 +73,7 @@ OWNED_PARAMS: Final = frozenset(
     {"limit", "offset", "filter", "order", "include_fields", "exclude_fields", "include_external"}
 )
 _OWNED_SPELLINGS: Final = {name.replace("_", ""): name for name in OWNED_PARAMS}
+_SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
 
 #: The field a keyset walk orders by and seeks past: unique per number, a string (8.1).
 KEYSET_FIELD: Final = "phonenumber"
@@ -138,6 +140,13 @@ def keyset_filter(after: str, *, descending: bool = False) -> Filter:
         return F.phonenumber < after if descending else F.phonenumber > after
     except FilterError as exc:
         raise FilterError(f"cannot seek past phonenumber {after!r}: {exc}") from None
+
+
+def check_did_sid(did_sid: Any) -> str:
+    """A DID SID that can go in the URL path (hex digits and dashes), or FilterError."""
+    if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
+        raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
+    return did_sid
 
 
 def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from aiohttp import web
 
 from carrierx_async import (
     APIConnectionError,
@@ -48,7 +49,7 @@ from carrierx_async.cli import (
     main,
 )
 from carrierx_async.cli.commands import _exit_code
-from carrierx_async.testing import Churn, FakeCarrierX, Status
+from carrierx_async.testing import Churn, FakeCarrierX, Status, did_record
 
 TOKEN = "cli-test-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,11 +161,16 @@ async def test_first_command_on_a_terminal_shows_a_demo_table():
     assert lines[0].split()[:6] == TABLE_HEADER and lines[0].split()[-1] == "PRICE"
     expected = FakeCarrierX().inventory[:20]  # the demo's inventory: default seed
     assert [line.split()[0] for line in lines[1:]] == [r["phonenumber"] for r in expected]
-    assert lines[1].split()[-1] == expected[0]["price"]
+    # Prices with two decimals each (the wire mixes "1.00", "2.5" and "0.6").
+    prices = [line.split()[-1] for line in lines[1:]]
+    assert {r["price"] for r in expected} >= {"1.00", "2.5", "0.6"}
+    assert prices == [f"{Decimal(r['price']):.2f}" for r in expected]
     assert len({len(line) for line in lines}) == 1  # aligned; price right-aligned
-    # Said before and after the table, so it is seen wherever the reader ends up.
-    assert err.splitlines().count(f"carrierx-dids: {DEMO_NOTICE}") == 2
-    assert "\r" not in err  # stderr is a pipe: no progress line
+    # Said once, before the table (stderr and stdout share the terminal).
+    assert err.splitlines() == [
+        f"carrierx-dids: {DEMO_NOTICE}",
+        "carrierx-dids: showing the first 20 numbers; --max N shows more, --all every match",
+    ]
 
 
 async def test_demo_flag_wins_over_a_configured_token():
@@ -179,7 +185,7 @@ async def test_demo_flag_wins_over_a_configured_token():
 
 async def test_progress_line_only_when_stderr_is_a_terminal():
     master, slave = pty.openpty()
-    proc = await spawn("--demo", "--max", "0", "--page-size", "1000", stderr=slave)
+    proc = await spawn("--demo", "--all", "--page-size", "1000", stderr=slave)
     os.close(slave)
     reader = asyncio.get_running_loop().run_in_executor(None, read_all, master)
     out = (await asyncio.wait_for(proc.stdout.read(), 20)).decode()
@@ -188,13 +194,14 @@ async def test_progress_line_only_when_stderr_is_a_terminal():
     check_clean(out, err)
     assert len(out.splitlines()) == 3000
     assert "\r1,000 numbers..." in err
-    # Cleared at the end, before the closing demo notice.
-    assert err.rstrip("\n").endswith(f"\r\x1b[Kcarrierx-dids: {DEMO_NOTICE}")
+    assert err.startswith(f"carrierx-dids: {DEMO_NOTICE}\n")  # once, first
+    assert err.endswith("\r\x1b[K")  # the progress line is cleared at the end
+    assert err.count(DEMO_NOTICE) == 1
 
 
 async def test_closed_stdout_pipe_exits_quietly():
     r, w = os.pipe()
-    proc = await spawn("--demo", "--max", "0", "--page-size", "100", stdout=w)
+    proc = await spawn("--demo", "--all", "--page-size", "100", stdout=w)
     os.close(w)
 
     def first_line():
@@ -205,7 +212,7 @@ async def test_closed_stdout_pipe_exits_quietly():
     assert json.loads(line)["did_sid"] == FakeCarrierX().inventory[0]["did_sid"]
     err = (await asyncio.wait_for(proc.stderr.read(), 20)).decode()
     assert await asyncio.wait_for(proc.wait(), 20) == EXIT_OK
-    assert err.splitlines() == [f"carrierx-dids: {DEMO_NOTICE}"] * 2
+    assert err.splitlines() == [f"carrierx-dids: {DEMO_NOTICE}"]
 
 
 # --- output formats against the test's fake ---
@@ -230,7 +237,7 @@ async def test_json_array(fake, api):
 
 async def test_csv_with_fields(fake, api):
     fields = "phonenumber,price,capabilities"
-    args = ["--locality", "NEW YORK", "--fields", fields, "--max", "4", "--format", "csv"]
+    args = ["--locality", "new york", "--fields", fields, "--max", "4", "--format", "csv"]
     result = await cli(*api, *args)
     assert result.code == EXIT_OK
     rows = list(csv.reader(io.StringIO(result.out)))
@@ -364,7 +371,7 @@ async def test_options_before_the_subcommand(fake, api):
     assert [r["state"] for r in jsonl(searched.out)] == ["NY", "NY"]
     assert value.out == ""
     filters = sorted(q["filter"] for q in list_queries(fake))
-    assert filters == ["locality eq get", "state eq NY"]
+    assert filters == ["locality eq GET", "state eq NY"]  # localities are upper case
     # A search flag is still refused by get, wherever it is written.
     refused = await cli("--state", "NY", "get", record["did_sid"], *api)
     assert refused.code == EXIT_USAGE
@@ -444,16 +451,19 @@ async def test_bad_filter_exits_2_before_any_request(fake, api):
     )
     assert "'or'" in error_line(results[0].err)
     assert "npa" in error_line(results[1].err)
-    assert "did_sid" in error_line(results[2].err)
+    assert "DID_SID" in error_line(results[2].err)
     assert [r.code for r in results] == [EXIT_USAGE] * 3
     assert fake.requests == []
 
 
 async def test_server_errors_map_to_exit_codes(fake, api):
-    fake.add_fault(Status(429, retry_after="3600"))  # beyond the wait limit: no retry
+    fake.add_fault(Status(429, retry_after="120"))  # beyond the wait limit: no retry
     limited = await cli(*api)
     assert limited.code == EXIT_RATE_LIMITED
-    assert "429" in error_line(limited.err)
+    line = error_line(limited.err)
+    assert "429" in line
+    assert line.endswith("; the server asked to wait 120 s before trying again")
+    assert len(fake.requests) == 1
 
 
 async def test_network_error_exits_6():
@@ -469,7 +479,7 @@ async def test_network_error_exits_6():
 
 async def test_ctrl_c_exits_130_quietly(fake, api):
     fake.latency = 30
-    proc = await spawn(*api, "--max", "0")
+    proc = await spawn(*api, "--all")
     async with asyncio.timeout(20):
         while not fake.requests:
             await asyncio.sleep(0.02)
@@ -477,6 +487,206 @@ async def test_ctrl_c_exits_130_quietly(fake, api):
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == EXIT_INTERRUPTED
     assert (out, err) == (b"", b"")
+
+
+# --- what the command says while it works, and when it is stopped ---
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json", "table"])
+async def test_one_default_size_for_every_format_and_all_for_everything(fake, api, fmt):
+    ny = [r for r in fake.inventory if r["state"] == "NY"]
+    assert len(ny) > 20
+    shown, every = await asyncio.gather(
+        cli(*api, "--state", "NY", "--format", fmt),
+        cli(*api, "--state", "NY", "--format", fmt, "--all"),
+    )
+    assert shown.code == every.code == EXIT_OK
+    assert shown.err == (
+        "carrierx-dids: showing the first 20 numbers; --max N shows more, --all every match\n"
+    )
+    assert every.err == ""
+    header = 1 if fmt in ("csv", "table") else 0
+    if fmt == "json":
+        assert len(json.loads(shown.out)) == 20 and len(json.loads(every.out)) == len(ny)
+    else:
+        assert len(shown.out.splitlines()) == header + 20
+        assert len(every.out.splitlines()) == header + len(ny)
+    limits = sorted(int(q["limit"]) for q in list_queries(fake))
+    assert limits[0] == 20 and limits[-1] > 20
+
+
+async def test_locality_any_case_and_prefix(fake, api):
+    result = await cli(*api, "--locality", "new york", "--prefix", "1646", "--all")
+    assert result.code == EXIT_OK
+    want = [
+        r for r in fake.inventory if r["locality"] == "NEW YORK" and r["phonenumber"][:4] == "1646"
+    ]
+    assert want and jsonl(result.out) == want
+    assert list_queries(fake)[0]["filter"] == 'locality eq "NEW YORK" and phonenumber like 1646%'
+
+
+async def test_like_without_a_wildcard_is_refused_with_advice(fake, api):
+    result = await cli(*api, "--like", "1516")
+    assert result.code == EXIT_USAGE
+    line = error_line(result.err)
+    assert "no % wildcard" in line and "--prefix 1516" in line
+    assert fake.requests == []
+
+
+async def test_external_refusal_speaks_to_a_command_line_user(fake, api):
+    result = await cli(*api, "--external", "--country", "USA", "--filter", "price le 1")
+    line = error_line(result.err)
+    assert result.code == EXIT_USAGE
+    assert "Client(" not in line and "external_filters" not in line
+    assert line.endswith("; drop that condition, or search without --external")
+    assert fake.requests == []
+
+
+async def test_usage_errors_come_before_the_demo_and_the_notice_once():
+    bad = await cli("get", "not-a-sid")
+    assert bad.code == EXIT_USAGE
+    assert "DID_SID" in error_line(bad.err)  # the only line: no demo notice, no server
+    missing = await cli("get", "00000000-0000-4000-8000-00000000dead")
+    assert missing.code == EXIT_NOT_FOUND
+    notice, line = missing.err.splitlines()
+    assert notice == f"carrierx-dids: {DEMO_NOTICE}"
+    assert line == (
+        "carrierx-dids: error: HTTP 404: no demo number has DID_SID "
+        "00000000-0000-4000-8000-00000000dead"
+    )
+    assert "127.0.0.1" not in missing.err
+
+
+async def test_verbose_shows_requests_retries_and_waits(fake, api):
+    fake.add_fault(Status(503, retry_after="1"), times=2)
+    quiet = await cli(*api, "--max", "1", "--retries", "2")
+    assert (quiet.code, quiet.err) == (EXIT_OK, "")
+    fake.add_fault(Status(503, retry_after="1"), times=2)
+    loud = await cli(*api, "--max", "1", "-v")
+    assert loud.code == EXIT_OK
+    lines = loud.err.splitlines()
+    url = f"{fake.base_url}/phonenumber/available_dids?limit=1&offset=0"
+    assert lines[0] == f"carrierx-dids: GET {url} ..."
+    assert lines[1].startswith(f"carrierx-dids: GET {url} -> 503 (attempt 1, ")
+    assert lines[2].startswith(f"carrierx-dids: GET {url}: ") and "retrying in 1.00s" in lines[2]
+    assert lines[3] == lines[0]
+    assert lines[4].startswith(f"carrierx-dids: GET {url} -> 503 (attempt 2, ")
+    assert "retrying in 1.00s" in lines[5]
+    assert lines[7].startswith(f"carrierx-dids: GET {url} -> 200 (attempt 3, ")
+    assert len(lines) == 8
+    assert len(jsonl(loud.out)) == 1
+    assert [r.authorized for r in fake.requests] == [True] * 6  # check_clean: token unseen
+
+
+async def test_retries_flag(fake, api):
+    fake.add_fault(Status(503, retry_after="0"), times=3)
+    none = await cli(*api, "--max", "1", "--retries", "0")
+    assert none.code == EXIT_BAD_RESPONSE and "503" in error_line(none.err)
+    assert len(fake.requests) == 1
+    three = await cli(*api, "--max", "1", "--retries", "3")
+    assert three.code == EXIT_OK
+    assert len(fake.requests) == 1 + 3  # two more 503s, then the page
+    assert jsonl(three.out) == fake.inventory[:1]
+
+
+@pytest.fixture
+async def silent_api(token_file):
+    """A hostile server: accepts every connection and never answers."""
+    seen = []
+
+    async def never(request):
+        seen.append(request.path)
+        await asyncio.sleep(3600)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", never)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield seen, ["--base-url", f"http://127.0.0.1:{port}/core/v2", "--token-file", str(token_file)]
+    await runner.cleanup()
+
+
+async def test_timeout_flag_ends_a_silent_server(silent_api):
+    seen, api = silent_api
+    result = await cli(*api, "--timeout", "1", "--retries", "0")  # default 30 s > cli()'s 20
+    assert result.code == EXIT_NETWORK
+    line = error_line(result.err)
+    assert "1s deadline" in line and "--timeout SECONDS waits longer" in line
+    assert len(seen) == 1
+
+
+def page_body(records, offset, has_more):
+    return {
+        "count": len(records),
+        "has_more": has_more,
+        "items": records,
+        "limit": len(records),
+        "offset": offset,
+        "total": None,
+    }
+
+
+@pytest.fixture
+async def first_page_then_hang(token_file):
+    """A hostile server: offset 0 answers 7 numbers and has_more; later pages never come."""
+    first = [did_record(state="NY") for _ in range(7)]
+    requests = []
+
+    async def handler(request):
+        requests.append(request.query)
+        if request.query.get("offset") == "0":
+            return web.json_response(page_body(first, 0, True))
+        await asyncio.sleep(3600)
+
+    app = web.Application()
+    app.router.add_get("/core/v2/phonenumber/available_dids", handler)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}/core/v2"
+    yield first, requests, ["--base-url", base, "--token-file", str(token_file)]
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
+async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
+    first, requests, api = first_page_then_hang
+    proc = await spawn(*api, "--all", "--page-size", "7", "--format", fmt)
+    async with asyncio.timeout(20):
+        while len(requests) < 2:  # the first page is in; the second hangs
+            await asyncio.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    out, err = out.decode(), err.decode()
+    check_clean(out, err)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert err == "carrierx-dids: interrupted after 7 numbers; the output is incomplete\n"
+    numbers = [r["phonenumber"] for r in first]
+    if fmt == "table":
+        assert [line.split()[0] for line in out.splitlines()[1:]] == numbers
+    elif fmt == "json":
+        assert json.loads(out) == first  # a closed array: valid JSON
+    elif fmt == "jsonl":
+        assert jsonl(out) == first
+    else:
+        assert [row["phonenumber"] for row in csv.DictReader(io.StringIO(out))] == numbers
+
+
+async def test_ctrl_c_before_any_number_leaves_valid_json(silent_api):
+    seen, api = silent_api
+    proc = await spawn(*api, "--format", "json")
+    async with asyncio.timeout(20):
+        while not seen:
+            await asyncio.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert json.loads(out) == [] and err == b""
 
 
 # --- in process: errors found before any I/O, help and packaging ---
@@ -495,6 +705,14 @@ BAD_INPUT = [
     ["--order", "price sideways"],
     ["--page-size", "5000"],
     ["--max", "-1"],
+    ["--max", "0"],  # "all" is --all
+    ["--max", "5", "--all"],
+    ["--like", "1516"],  # no wildcard: an exact match, rarely meant
+    ["--prefix", "15x"],
+    ["--timeout", "0"],
+    ["--timeout", "soon"],
+    ["--retries", "-1"],
+    ["get", "not-a-sid"],
     ["--external", "--country", "USA", "--max", "11"],
     ["--bogus"],
     ["--base-url"],

@@ -80,12 +80,14 @@ def test_only_the_shell_imports_aiohttp():
         for p in PACKAGE.rglob("*.py")
         if any(n.split(".")[0] == "aiohttp" for n in imports_in(p))
     }
-    # The two shell modules, plus the public fake server and the example service (I/O by job).
+    # The two shell modules, plus the public fake server, the example service and the
+    # CLI's -v trace hook (I/O by job).
     assert importers <= {
         "_client.py",
         "_transport.py",
         "testing/server.py",
         "pytest_plugin.py",
         "examples/aiohttp_service.py",
+        "cli/verbose.py",
     }
     assert {"_client.py", "_transport.py"} <= importers

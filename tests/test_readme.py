@@ -9,6 +9,8 @@
   project's pytest configuration) and in pytest-asyncio's default strict mode.
 - A block right after a ``<!-- fragment -->`` line is only compiled (as the body of an
   async function): the README says it is a fragment.
+- Each ``carrierx-dids`` line of a ```sh block runs as printed (the console script as
+  ``python -m carrierx_async``), without a token: the demo answers.
 Failures name the block's README line and its first line.
 """
 
@@ -16,6 +18,7 @@ import ast
 import inspect
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -126,6 +129,7 @@ def check(block, result):
 
 
 def test_readme_has_programs_tests_and_fragments():
+    assert len(cli_lines()) >= 3
     found = blocks()
     assert any(b.tests() for b in found)
     assert any(b.fragment for b in found)
@@ -139,6 +143,39 @@ def test_readme_block_runs_as_printed(block, demo_env, tmp_path):
         compile(block.source, block.name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         return
     check(block, run(block, tmp_path, child_env(**demo_env)))
+
+
+SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def cli_lines():
+    """Every ``carrierx-dids`` command line in the README's ```sh blocks."""
+    return [
+        line
+        for m in SH_BLOCK.finditer(TEXT)
+        for line in m.group(1).splitlines()
+        if line.startswith("carrierx-dids ")
+    ]
+
+
+@pytest.mark.parametrize("line", cli_lines())
+def test_readme_command_line_runs_in_demo_mode(line, tmp_path):
+    """As printed, without a token: the demo inventory answers (the README says so)."""
+    program = f"{shlex.quote(sys.executable)} -m carrierx_async"
+    result = subprocess.run(
+        line.replace("carrierx-dids", program, 1),
+        shell=True,
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"README: {line!r} failed:\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    written = result.stdout or "".join(f.read_text() for f in tmp_path.iterdir())
+    assert written.strip(), f"README: {line!r} printed nothing"
 
 
 BROKEN_PROGRAM = """

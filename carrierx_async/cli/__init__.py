@@ -11,15 +11,27 @@ Decisions:
 - Credentials come from CARRIERX_TOKEN or ``--token-file`` only: a ``--token`` flag would
   leak into ``ps`` and shell history; usage errors never echo unrecognized values. With
   neither (and no ``--base-url``), or with ``--demo``, the embedded FakeCarrierX answers
-  and stderr says these are demo numbers.
+  and stderr says once, before any output, that these are demo numbers. Usage errors
+  (a bad DID_SID included) are found before the demo server starts.
 - Output: a table when stdout is a terminal, jsonl otherwise. jsonl, json and csv are
   written and flushed page by page, never buffered whole; a table must be measured, so it
-  is printed at the end. ``--max`` defaults to 20 for a table and to no limit otherwise;
-  ``--max 0`` means no limit.
+  is printed at the end. At most 20 numbers in every format (a pipe to the real API would
+  otherwise walk the whole inventory); ``--max N`` or ``--all`` say otherwise, and stderr
+  says when the default cut the output short.
+- Ctrl-C or a failure mid-search still prints what was fetched as complete output (the
+  table, a closed JSON array), says on stderr that it is incomplete, then exits 130 (or
+  the failure's code).
+- ``--timeout`` is the deadline of one request, retries and waits included; ``--retries``
+  the retries after a failed attempt; ``-v`` shows each request, response, retry and wait
+  on stderr (the library's log records and the URL as sent; never headers).
+- A 429 says how long the server asked to wait.
 - Records are decoded (validated), then written with wire names: price as a string,
   capabilities as an int, only the fields the server sent, or exactly ``--fields``.
-- ``--country``/``--state`` are upper-cased (ISO and postal codes); ``--npa`` is
-  ``npa eq`` (that area code); ``--zip`` and ``--near`` are ``phonenumber nearby`` (API 4.2).
+- ``--country``/``--state``/``--locality`` are upper-cased (the API's values are);
+  ``--npa`` is ``npa eq`` (that area code); ``--prefix 1516`` is ``phonenumber like 1516%``;
+  ``--like`` without a ``%`` is refused (it would be an exact match, rarely what is meant);
+  ``--zip`` and ``--near`` are ``phonenumber nearby`` (API 4.2).
+- A table shows prices with at least two decimals; json, jsonl and csv keep the wire text.
 - Progress (``\\r1,000 numbers...``) goes to stderr only when stderr is a terminal and the
   records are not scrolling past on the same terminal (stdout piped, or a table).
 - Every expected failure is one stderr line and an EXIT_* code; a closed stdout pipe ends

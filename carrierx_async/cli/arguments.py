@@ -11,17 +11,17 @@ import operator
 import os
 import re
 import sys
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final, NoReturn
 
 from .. import __version__
 from .._client import DEFAULT_BASE_URL
 from .._errors import FilterError
-from .._fields import F, field_name
+from .._fields import F
 from .._filter_parser import parse_filter
 from .._filters import Filter
-from .._models import Capability
-from .._query import build_query
+from .._query import build_query, check_did_sid
+from .._retry import RetryPolicy
+from .values import _capabilities, _count, _fields, _near, _positive, _prefix, _seconds
 
 PROG: Final = "carrierx-dids"
 EXIT_OK: Final = 0
@@ -32,8 +32,8 @@ EXIT_RATE_LIMITED: Final = 5
 EXIT_NETWORK: Final = 6
 EXIT_BAD_RESPONSE: Final = 7
 EXIT_INTERRUPTED: Final = 130
-#: Default --max for table output (other formats have no default limit).
-TABLE_MAX: Final = 20
+#: Numbers shown unless --max N or --all says otherwise, whatever the output format.
+DEFAULT_MAX: Final = 20
 
 _EXIT_HELP: Final = (
     (EXIT_OK, "success"),
@@ -45,8 +45,6 @@ _EXIT_HELP: Final = (
     (EXIT_BAD_RESPONSE, "bad response: unexpected server answer or other API error"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
-_SMS: Final = Capability.SMS_IN | Capability.SMS_OUT
-_MMS: Final = Capability.MMS_IN | Capability.MMS_OUT
 _COMMANDS: Final = frozenset({"search", "get"})
 _EXTERNAL_NEEDS_COUNTRY: Final = (
     "--external needs --country (the external provider search requires country_code eq)"
@@ -66,15 +64,6 @@ _FLAG_TERMS: Final = {
 _FLAG_TERM: Final = re.compile(
     rf"(?:^|(?<=: )|(?<=with ))({'|'.join(map(re.escape, _FLAG_TERMS))})(?![\w=])"
 )
-_CAPABILITY_NAMES: Final = {  # API 8.2
-    "voice": Capability.VOICE,
-    "sms": _SMS,
-    "mms": _MMS,
-    "sms_in": Capability.SMS_IN,
-    "sms_out": Capability.SMS_OUT,
-    "mms_in": Capability.MMS_IN,
-    "mms_out": Capability.MMS_OUT,
-}
 
 
 class _UsageError(Exception):
@@ -103,69 +92,6 @@ def _redact(word: str) -> str:
     return f"{name}=..." if eq else name
 
 
-# --- argument types ---
-
-
-def _capabilities(text: str) -> Capability:
-    """``voice,sms`` -> the OR of those capability bits."""
-    mask = Capability(0)
-    for name in filter(None, (n.strip().lower() for n in text.split(","))):
-        if name not in _CAPABILITY_NAMES:
-            raise argparse.ArgumentTypeError(
-                f"unknown capability {name!r}; choose from {', '.join(_CAPABILITY_NAMES)}"
-            )
-        mask |= _CAPABILITY_NAMES[name]
-    if not mask:
-        raise argparse.ArgumentTypeError("no capability given")
-    return mask
-
-
-def _near(text: str) -> Filter:
-    """``LAT,LNG``, ``latlng:LAT,LNG``, ``npa:NPA`` or ``zip:ZIP`` -> a nearby filter."""
-    kind, sep, value = text.partition(":")
-    try:
-        if sep and kind == "npa":
-            return Filter.nearby(npa=value)
-        if sep and kind == "zip":
-            return Filter.nearby(zip=value)
-        lat, comma, lng = (value if sep and kind == "latlng" else text).partition(",")
-        if not comma:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not LAT,LNG (e.g. 40.7128,-74.006), npa:NPA or zip:ZIP"
-            )
-        return Filter.nearby(latlng=(Decimal(lat.strip()), Decimal(lng.strip())))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LNG in decimal degrees") from None
-    except FilterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _fields(text: str) -> list[str]:
-    """``a,b,c`` -> validated DID field names, in the order given."""
-    try:
-        names = [field_name(n.strip()) for n in text.split(",") if n.strip()]
-    except FilterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if not names:
-        raise argparse.ArgumentTypeError("no field name given")
-    return list(dict.fromkeys(names))
-
-
-def _count(text: str) -> int:
-    """A whole number >= 0."""
-    if not (text.isascii() and text.isdigit()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    """A whole number >= 1."""
-    n = _count(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
-
-
 # --- the parser ---
 
 
@@ -188,6 +114,26 @@ def _parser() -> _Parser:
     api.add_argument("--token-file", metavar="PATH", help="read the API token from this file")
     api.add_argument("--base-url", metavar="URL", help=f"API root (default {DEFAULT_BASE_URL})")
     api.add_argument("--demo", action="store_true", help="search built-in demo numbers")
+    api.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on a request after this long, retries included (default 30)",
+    )
+    api.add_argument(
+        "--retries",
+        type=_count,
+        default=2,
+        metavar="N",
+        help="retry a failed request up to N times (default 2)",
+    )
+    api.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show each request, retry and wait on stderr",
+    )
     common.add_argument(
         "--fields", type=_fields, metavar="A,B,C", help="output only these DID fields"
     )
@@ -214,7 +160,7 @@ def _parser() -> _Parser:
     where = search.add_argument_group("filters")
     where.add_argument("--country", metavar="ISO3", help="country_code eq, e.g. USA")
     where.add_argument("--state", metavar="XX", help="state eq, e.g. NY")
-    where.add_argument("--locality", metavar="CITY", help='locality eq, e.g. "NEW YORK"')
+    where.add_argument("--locality", metavar="CITY", help='locality eq, e.g. "new york"')
     where.add_argument("--npa", metavar="NPA", help="npa eq: the area code, e.g. 516")
     where.add_argument("--zip", metavar="ZIP", help="phonenumber nearby zip:ZIP")
     where.add_argument(
@@ -224,7 +170,12 @@ def _parser() -> _Parser:
         help="phonenumber nearby latlng:LAT,LNG (also npa:NPA, zip:ZIP); "
         "write --near=-33.87,151.21 for a negative latitude",
     )
-    where.add_argument("--like", metavar="PATTERN", help='phonenumber like, e.g. "1516%%"')
+    where.add_argument(
+        "--prefix", type=_prefix, metavar="DIGITS", help="phonenumber like DIGITS%%, e.g. 1516"
+    )
+    where.add_argument(
+        "--like", metavar="PATTERN", help='phonenumber like, with %% wildcards: "1516%%555%%"'
+    )
     where.add_argument(
         "--capability",
         type=_capabilities,
@@ -248,12 +199,11 @@ def _parser() -> _Parser:
     )
     out = search.add_argument_group("results")
     out.add_argument("--order", metavar="ORDER", help='e.g. "price desc" or shuffle')
-    out.add_argument(
-        "--max",
-        type=_count,
-        metavar="N",
-        help=f"stop after N numbers; 0 = no limit (default {TABLE_MAX} for a table, else none)",
+    size = out.add_mutually_exclusive_group()
+    size.add_argument(
+        "--max", type=_positive, metavar="N", help=f"show at most N numbers (default {DEFAULT_MAX})"
     )
+    size.add_argument("--all", action="store_true", help="show every matching number")
     out.add_argument("--page-size", type=_positive, metavar="N", help="records per request")
     out.add_argument(
         "--keyset",
@@ -318,15 +268,22 @@ def _search_filter(args: argparse.Namespace) -> Filter | None:
         parts.append(F.country_code == args.country.upper())
     if args.state is not None:
         parts.append(F.state == args.state.upper())
-    if args.locality is not None:
-        parts.append(F.locality == args.locality)
+    if args.locality is not None:  # the API's localities are upper case
+        parts.append(F.locality == args.locality.upper())
     if args.npa is not None:
         parts.append(F.npa == args.npa)
     if args.zip is not None:
         parts.append(Filter.nearby(zip=args.zip))
     if args.near is not None:
         parts.append(args.near)
+    if args.prefix is not None:
+        parts.append(F.phonenumber.like(args.prefix + "%"))
     if args.like is not None:
+        if "%" not in args.like:  # like without a wildcard is an exact match: rarely meant
+            raise _UsageError(
+                f"--like {args.like} has no % wildcard, so it matches only that exact number; "
+                f"for numbers starting with it use --prefix {args.like} or --like '{args.like}%'"
+            )
         parts.append(F.phonenumber.like(args.like))
     if args.capability:
         parts.append(F.capabilities.bit(functools.reduce(operator.or_, args.capability)))
@@ -367,11 +324,30 @@ def _token(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _plan_connection(args: argparse.Namespace) -> None:
+    """Check what the Client will be given, before any I/O."""
+    try:
+        RetryPolicy(max_retries=args.retries)
+    except ValueError as exc:  # ConfigurationError is a ValueError
+        raise _UsageError(f"--retries: {exc}") from None
+
+
+def _plan_get(args: argparse.Namespace) -> None:
+    """Check the DID_SID before any I/O (and before the demo server starts)."""
+    _plan_connection(args)
+    try:
+        check_did_sid(args.did_sid)
+    except FilterError as exc:
+        raise _UsageError(str(exc).replace("did_sid", "DID_SID", 1)) from None
+
+
 def _plan_search(args: argparse.Namespace) -> Filter | None:
     """Settle format and --max, and validate the whole query before any I/O."""
+    _plan_connection(args)
     args.format = args.format or ("table" if sys.stdout.isatty() else "jsonl")
-    default_max = args.max is None and args.format == "table" and not args.external
-    args.max_items = TABLE_MAX if default_max else (args.max or None)
+    # One default everywhere; --external gets at most 10 in one request anyway.
+    default_max = args.max is None and not args.all and not args.external
+    args.max_items = DEFAULT_MAX if default_max else args.max
     flt = _search_filter(args)
     try:
         build_query(filter=flt, **_query_args(args))
@@ -384,6 +360,9 @@ def _flag_terms(message: str) -> str:
     """A build_query message in flag terms; the library's own words for anything else."""
     if message.startswith("include_external=True needs"):  # no country_code eq condition
         return _EXTERNAL_NEEDS_COUNTRY
+    if "Client(external_filters=" in message:  # advice a command-line user cannot follow
+        message = message.split(" (widen with Client(")[0]
+        message += "; drop that condition, or search without --external"
     return _FLAG_TERM.sub(lambda m: _FLAG_TERMS[m[1]], message)
 
 

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
-from .._client import DEFAULT_BASE_URL, Client
+from .._client import Client
 from .._errors import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     CarrierXError,
     ConfigurationError,
@@ -25,6 +26,7 @@ from .._errors import (
 from .._filters import Filter
 from .._stream import AvailableDidStream
 from .arguments import (
+    DEFAULT_MAX,
     EXIT_AUTH,
     EXIT_BAD_RESPONSE,
     EXIT_INTERRUPTED,
@@ -34,8 +36,8 @@ from .arguments import (
     EXIT_RATE_LIMITED,
     EXIT_USAGE,
     PROG,
-    TABLE_MAX,
     _parser,
+    _plan_get,
     _plan_search,
     _query_args,
     _token,
@@ -43,6 +45,7 @@ from .arguments import (
     _with_command,
 )
 from .output import _WRITERS, _cell, _note, _Progress, _record, _table
+from .verbose import verbose
 
 __all__ = [
     "DEMO_NOTICE",
@@ -71,6 +74,7 @@ _EXIT_CODES: Final[tuple[tuple[type[CarrierXError], int], ...]] = (
 _HINTS: Final[tuple[tuple[type[CarrierXError], str], ...]] = (
     (AuthenticationError, "check CARRIERX_TOKEN or --token-file"),
     (PermissionDeniedError, "the token needs the phonenumber.read scope"),
+    (APITimeoutError, "--timeout SECONDS waits longer"),
 )
 
 DEMO_NOTICE: Final = (
@@ -98,9 +102,9 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
     out, fmt, max_items = sys.stdout, args.format, args.max_items
     writer = _WRITERS[fmt](out, args.fields)
     progress = _Progress(sys.stderr.isatty() and (fmt == "table" or not out.isatty()))
+    more = False
     try:
         async with stream.pages() as pages:
-            more = False
             async for page in pages:
                 more = page.has_more
                 writer.add(page.items)
@@ -108,6 +112,16 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
                 if page.has_more and (max_items is None or writer.count < max_items):
                     progress.show(writer.count)
         gaps = pages.stats.possible_gaps
+    except (asyncio.CancelledError, CarrierXError) as exc:
+        # Ctrl-C or a failure: show what was fetched, as complete output (a closed JSON
+        # array, a table), then stop as before.
+        progress.clear()
+        writer.finish(quiet=True)
+        out.flush()
+        if writer.count:
+            stopped = "interrupted" if isinstance(exc, asyncio.CancelledError) else "stopped"
+            _note(f"{stopped} after {writer.count:,} numbers; the output is incomplete")
+        raise
     finally:
         progress.clear()
     writer.finish()
@@ -118,12 +132,20 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
             f"repeated in {gaps} place(s); --keyset shows each number exactly once"
         )
     if args.max is None and max_items is not None and writer.count == max_items and more:
-        _note(f"showing the first {TABLE_MAX} numbers; --max N shows more, --max 0 all")
+        _note(f"showing the first {DEFAULT_MAX} numbers; --max N shows more, --all every match")
     return EXIT_OK
 
 
-async def _get(client: Client, args: argparse.Namespace) -> int:
-    did = await client.get_available_did(args.did_sid, include_fields=args.fields)
+async def _get(client: Client, args: argparse.Namespace, *, demo: bool) -> int:
+    try:
+        did = await client.get_available_did(args.did_sid, include_fields=args.fields)
+    except NotFoundError as exc:
+        if not demo:
+            raise
+        # The demo server's loopback address means nothing to the reader.
+        raise NotFoundError(
+            404, f"no demo number has DID_SID {args.did_sid}", attempts=exc.attempts
+        ) from None
     record = _record(did, args.fields)
     out = sys.stdout
     if (args.format or ("table" if out.isatty() else "json")) == "json":
@@ -137,25 +159,32 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) -> int:
     """Open the client (against the demo server without a token) and run the command."""
-    if token is None:
-        from ..testing import FakeCarrierX
+    with verbose(args.verbose) as traces:
 
-        _note(DEMO_NOTICE)
-        try:
-            async with (
-                FakeCarrierX() as fake,
-                Client(fake.token, base_url=fake.base_url) as client,
-            ):
-                return await _command(client, args, flt)
-        finally:  # once more at the end, where a long table leaves the reader
-            _note(DEMO_NOTICE)
-    async with Client(token, base_url=args.base_url or DEFAULT_BASE_URL) as client:
-        return await _command(client, args, flt)
+        def client(token: str, base_url: str | None) -> Client:
+            return Client(
+                token,
+                base_url=base_url,  # None: CARRIERX_BASE_URL, else the real API
+                timeout=args.timeout,
+                max_retries=args.retries,
+                trace_configs=traces,
+            )
+
+        if token is None:
+            from ..testing import FakeCarrierX
+
+            _note(DEMO_NOTICE)  # once, before any output (the default output fits a screen)
+            async with FakeCarrierX() as fake, client(fake.token, fake.base_url) as demo:
+                return await _command(demo, args, flt, demo=True)
+        async with client(token, args.base_url) as api:
+            return await _command(api, args, flt, demo=False)
 
 
-async def _command(client: Client, args: argparse.Namespace, flt: Filter | None) -> int:
+async def _command(
+    client: Client, args: argparse.Namespace, flt: Filter | None, *, demo: bool
+) -> int:
     if args.command == "get":
-        return await _get(client, args)
+        return await _get(client, args, demo=demo)
     return await _search(client, args, flt)
 
 
@@ -164,6 +193,15 @@ async def _command(client: Client, args: argparse.Namespace, flt: Filter | None)
 
 def _error(message: str) -> None:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def _message(exc: CarrierXError) -> str:
+    """The error line's text: the library's message, the wait a server asked for, a hint."""
+    text = str(exc)
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        text += f"; the server asked to wait {exc.retry_after:g} s before trying again"
+    hint = next((h for kind, h in _HINTS if isinstance(exc, kind)), None)
+    return f"{text} ({hint})" if hint else text
 
 
 def _exit_code(exc: CarrierXError) -> int:
@@ -193,14 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         token = _token(args)
-        flt = _plan_search(args) if args.command != "get" else None
+        if args.command == "get":
+            _plan_get(args)
+            flt = None
+        else:
+            flt = _plan_search(args)
         return asyncio.run(_run(args, token, flt))
     except _UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
     except CarrierXError as exc:
-        hint = next((h for kind, h in _HINTS if isinstance(exc, kind)), None)
-        _error(f"{exc} ({hint})" if hint else str(exc))
+        _error(_message(exc))
         return _exit_code(exc)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

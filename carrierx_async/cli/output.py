@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any, Final, TextIO
 
 from .._models import DID_FIELDS, AvailableDid, Capability
-from .arguments import _MMS, _SMS, PROG
+from .arguments import PROG
+from .values import MMS, SMS
 
 _ALL_FIELDS: Final = tuple(sorted(DID_FIELDS))  # wire order (API 8.1)
 _TABLE_COLUMNS: Final = (
@@ -36,7 +37,7 @@ def _note(message: str) -> None:
 def _caps_text(mask: Capability) -> str:
     """``Capability(7)`` -> ``voice,sms``."""
     parts = ["voice"] if Capability.VOICE in mask else []
-    for name, both, inbound in (("sms", _SMS, Capability.SMS_IN), ("mms", _MMS, Capability.MMS_IN)):
+    for name, both, inbound in (("sms", SMS, Capability.SMS_IN), ("mms", MMS, Capability.MMS_IN)):
         bits = mask & both
         if bits == both:
             parts.append(name)
@@ -66,11 +67,22 @@ def _text_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _price_text(price: Decimal) -> str:
+    """At least two decimals (``1.00``, ``2.50``, ``0.60``), more only when the price has them."""
+    exponent = price.as_tuple().exponent
+    return format(price, ".2f" if isinstance(exponent, int) and exponent >= -2 else "f")
+
+
 def _cell(name: str, value: Any) -> str:
-    """A table cell: readable capabilities, '-' for missing, no control characters."""
+    """A table cell: readable capabilities and prices, '-' for missing, no control characters."""
     if value is None:
         return "-"
-    text = _caps_text(value) if name in _CAPABILITY_FIELDS else _text_value(value)
+    if name in _CAPABILITY_FIELDS:
+        text = _caps_text(value)
+    elif isinstance(value, Decimal):
+        text = _price_text(value)
+    else:
+        text = _text_value(value)
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
@@ -97,8 +109,8 @@ class _Writer:
         """Write (or, for a table, keep) these records."""
         self.count += len(dids)
 
-    def finish(self) -> None:
-        """Write what closes the output."""
+    def finish(self, *, quiet: bool = False) -> None:
+        """Write what closes the output (``quiet``: no note when there is nothing)."""
 
 
 class _JsonLines(_Writer):
@@ -115,7 +127,7 @@ class _JsonArray(_Writer):
             )
             self.count += 1
 
-    def finish(self) -> None:
+    def finish(self, *, quiet: bool = False) -> None:
         self.out.write("[]\n" if self.count == 0 else "\n]\n")
 
 
@@ -136,7 +148,7 @@ class _Csv(_Writer):
         self._header()
         self.csv.writerows([_text_value(getattr(d, c)) for c in self.columns] for d in dids)
 
-    def finish(self) -> None:
+    def finish(self, *, quiet: bool = False) -> None:
         self._header()
 
 
@@ -150,9 +162,10 @@ class _Table(_Writer):
         super().add(dids)
         self.rows.extend([_cell(n, getattr(d, n)) for n, _ in self.columns] for d in dids)
 
-    def finish(self) -> None:
+    def finish(self, *, quiet: bool = False) -> None:
         if self.count == 0:
-            _note("no available numbers match")
+            if not quiet:
+                _note("no available numbers match")
             return
         self.out.write(_table(self.rows, [n in _RIGHT_ALIGNED for n, _ in self.columns]))
 

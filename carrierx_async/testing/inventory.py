@@ -260,8 +260,8 @@ class _Inventory:
         self.seed = seed
         self._gen: _Generator | None = None
         self._wire: list[dict[str, Any]] | None = None
-        self._dids: Sequence[AvailableDid] | None = None
-        self._sids: Mapping[str, int] = {}
+        self._dids: list[AvailableDid] | None = None
+        self._sids: dict[str, int] = {}
         if explicit is not None:
             self._wire = [dict(r) for r in explicit]
         else:
@@ -269,8 +269,9 @@ class _Inventory:
                 raise ValueError(f"size must be between 0 and {MAX_SIZE}")
             self._gen = _Generator(seed)
             if size <= EAGER_SIZE:
-                wire, self._dids, self._sids = _generated(seed, size)
+                wire, dids, sids = _generated(seed, size)
                 self._wire = [dict(r) for r in wire]
+                self._dids, self._sids = list(dids), dict(sids)  # inserts change these
         if self._wire is not None and self._dids is None:
             try:
                 self._dids = [decode_did(r, index=i) for i, r in enumerate(self._wire)]
