@@ -255,7 +255,7 @@ def test_fast_path_never_disagrees_with_cattrs():
     """
     taken = []
 
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None)
     @given(_pages(), st.booleans())
     def check(items, strict):
         converter = make_converter(forbid_extra_keys=strict)
