@@ -38,6 +38,7 @@ from carrierx_async.testing import (
     Truncated,
     did_record,
 )
+from carrierx_async.testing.inventory import _generated
 
 LIST = "/phonenumber/available_dids"
 ENVELOPE_KEYS = {"count", "has_more", "items", "limit", "offset", "pagination", "total"}
@@ -945,3 +946,17 @@ async def test_close_while_a_slow_response_is_in_flight(session):
     await fake.close()
     with pytest.raises(aiohttp.ClientError):
         await request
+
+
+def test_fakes_share_a_built_inventory_but_not_changes_to_it():
+    first, second = FakeCarrierX(size=50, seed=11), FakeCarrierX(size=50, seed=11)
+    _generated.cache_clear()
+    fresh = FakeCarrierX(size=50, seed=11)  # built again, not from the cache
+    assert list(first.inventory) == list(fresh.inventory)
+    first.inventory[0]["state"] = "ZZ"
+    first.inventory[0]["attributes"]["changed"] = True
+    first.inventory[0]["transformations"].append({})
+    assert second.inventory[0]["state"] != "ZZ"
+    assert second.inventory[0]["attributes"] == {}
+    assert second.inventory[0]["transformations"] == []
+    assert list(second.inventory) == list(fresh.inventory)

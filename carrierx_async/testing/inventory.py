@@ -246,6 +246,7 @@ def _generated(
     Test suites start many fakes with the same seed and size; building and decoding 3,000
     records takes tens of milliseconds, so each (seed, size) is built once per process.
     Callers copy the wire dicts (users may change theirs) and never change the rest.
+    Generated records have empty ``attributes`` and ``transformations``.
     """
     gen = _Generator(seed)
     wire = tuple(gen.record(i) for i in range(size))
@@ -270,8 +271,17 @@ class _Inventory:
             self._gen = _Generator(seed)
             if size <= EAGER_SIZE:
                 wire, dids, sids = _generated(seed, size)
-                self._wire = [dict(r) for r in wire]
-                self._dids, self._sids = list(dids), dict(sids)  # inserts change these
+                # Copies down to the containers: one fake's changes (a user's edits, inserts)
+                # never reach another fake or the cache.
+                self._wire = [
+                    dict(
+                        r,
+                        attributes=dict(r["attributes"]),
+                        transformations=list(r["transformations"]),
+                    )
+                    for r in wire
+                ]
+                self._dids, self._sids = list(dids), dict(sids)
         if self._wire is not None and self._dids is None:
             try:
                 self._dids = [decode_did(r, index=i) for i, r in enumerate(self._wire)]
