@@ -63,8 +63,8 @@ class Result(NamedTuple):
 
 
 def child_env(**extra):
-    """The test environment without CARRIERX_TOKEN, with every warning shown on stderr."""
-    env = {k: v for k, v in os.environ.items() if k != "CARRIERX_TOKEN"}
+    """The test environment without CARRIERX_*, with every warning shown on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARRIERX_")}
     env["PYTHONWARNINGS"] = "default"
     env.update(extra)
     return env
@@ -515,6 +515,14 @@ async def test_one_default_size_for_every_format_and_all_for_everything(fake, ap
     assert limits[0] == 20 and limits[-1] > 20
 
 
+async def test_the_environment_the_demo_server_prints_is_used(fake):
+    env = child_env(CARRIERX_TOKEN=TOKEN, CARRIERX_BASE_URL=fake.base_url)
+    result = await cli("--max", "2", env=env)
+    assert (result.code, result.err) == (EXIT_OK, "")  # not the demo
+    assert jsonl(result.out) == fake.inventory[:2]
+    assert len(list_queries(fake)) == 1
+
+
 async def test_locality_any_case_and_prefix(fake, api):
     result = await cli(*api, "--locality", "new york", "--prefix", "1646", "--all")
     assert result.code == EXIT_OK
@@ -748,6 +756,9 @@ def test_token_problems_exit_2(tmp_path, monkeypatch, capsys):
         assert DEMO_NOTICE not in err
         assert "cli-test" not in out + err, argv
         error_line(err)
+    monkeypatch.setenv("CARRIERX_BASE_URL", NOWHERE)  # the same, from the environment
+    assert main([]) == EXIT_USAGE
+    assert "CARRIERX_BASE_URL needs a token" in error_line(capsys.readouterr().err)
     monkeypatch.setenv("CARRIERX_TOKEN", TOKEN)
     assert main(["--base-url", "http://example.com/core/v2"]) == EXIT_USAGE  # clear text
     assert "http" in error_line(capsys.readouterr().err)

@@ -102,7 +102,8 @@ def _epilog() -> str:
         "'carrierx-dids search --state NY'. Without CARRIERX_TOKEN or --token-file, or\n"
         "with --demo, it answers from built-in demo numbers (not real inventory).\n\n"
         "environment:\n"
-        "  CARRIERX_TOKEN  CarrierX API token (or --token-file; there is no --token flag)\n\n"
+        "  CARRIERX_TOKEN     CarrierX API token (or --token-file; there is no --token flag)\n"
+        "  CARRIERX_BASE_URL  API root when --base-url is not given\n\n"
         f"exit codes:\n{codes}"
     )
 
@@ -112,7 +113,11 @@ def _parser() -> _Parser:
     common = _Parser(add_help=False, allow_abbrev=False)
     api = common.add_argument_group("connection")
     api.add_argument("--token-file", metavar="PATH", help="read the API token from this file")
-    api.add_argument("--base-url", metavar="URL", help=f"API root (default {DEFAULT_BASE_URL})")
+    api.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"API root (default $CARRIERX_BASE_URL, else {DEFAULT_BASE_URL})",
+    )
     api.add_argument("--demo", action="store_true", help="search built-in demo numbers")
     api.add_argument(
         "--timeout",
@@ -319,8 +324,9 @@ def _token(args: argparse.Namespace) -> str | None:
     token = os.environ.get("CARRIERX_TOKEN", "").strip()
     if token:
         return token
-    if args.base_url is not None:
-        raise _UsageError("--base-url needs a token: set CARRIERX_TOKEN or use --token-file PATH")
+    if args.base_url is not None or os.environ.get("CARRIERX_BASE_URL", "").strip():
+        where = "--base-url" if args.base_url is not None else "CARRIERX_BASE_URL"
+        raise _UsageError(f"{where} needs a token: set CARRIERX_TOKEN or use --token-file PATH")
     return None
 
 
