@@ -661,19 +661,36 @@ async def first_page_then_hang(token_file):
     await runner.cleanup()
 
 
+def read_until(fd, marker):
+    """Read a pty master until ``marker`` has appeared; return what was read (fd stays open)."""
+    data = b""
+    while marker not in data:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().replace("\r\n", "\n")
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
 async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
     first, requests, api = first_page_then_hang
-    proc = await spawn(*api, "--all", "--page-size", "7", "--format", fmt)
-    async with asyncio.timeout(20):
-        while len(requests) < 2:  # the first page is in; the second hangs
-            await asyncio.sleep(0.02)
+    master, slave = pty.openpty()  # stderr on a terminal: the progress line says when
+    proc = await spawn(*api, "--all", "--page-size", "7", "--format", fmt, stderr=slave)
+    os.close(slave)
+    loop = asyncio.get_running_loop()
+    # "7 numbers..." is shown once the first page is written (or, for a table, kept).
+    err = await asyncio.wait_for(loop.run_in_executor(None, read_until, master, b"7 numbers"), 20)
     proc.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(proc.communicate(), 20)
-    out, err = out.decode(), err.decode()
+    out = (await asyncio.wait_for(proc.stdout.read(), 20)).decode()
+    assert await asyncio.wait_for(proc.wait(), 20) == EXIT_INTERRUPTED
+    err += await loop.run_in_executor(None, read_all, master)
     check_clean(out, err)
-    assert proc.returncode == EXIT_INTERRUPTED
-    assert err == "carrierx-dids: interrupted after 7 numbers; the output is incomplete\n"
+    assert err == (
+        "\r7 numbers...\r\x1b[Kcarrierx-dids: interrupted after 7 numbers; "
+        "the output is incomplete\n"
+    )
+    assert len(requests) <= 2  # the second page, if asked for, never came
     numbers = [r["phonenumber"] for r in first]
     if fmt == "table":
         assert [line.split()[0] for line in out.splitlines()[1:]] == numbers
