@@ -960,3 +960,9 @@ def test_fakes_share_a_built_inventory_but_not_changes_to_it():
     assert second.inventory[0]["attributes"] == {}
     assert second.inventory[0]["transformations"] == []
     assert list(second.inventory) == list(fresh.inventory)
+    # Inserting and removing in one fake touch neither another fake nor the cache.
+    first.add(did_record(state="NY"), at=0)
+    first.remove(first.inventory[5]["did_sid"])
+    assert len(first.inventory) == 50
+    assert list(FakeCarrierX(size=50, seed=11).inventory) == list(fresh.inventory)
+    assert list(second.inventory) == list(fresh.inventory)
