@@ -86,8 +86,8 @@ from .inventory import (
     EXTERNAL_CLASSIFICATION_SID,
     EXTERNAL_SID_PREFIX,
     MAX_SIZE,
-    did_record,
 )
+from .records import did_record
 from .server import FakeCarrierX, RecordedRequest
 
 __all__ = [

@@ -12,7 +12,6 @@ import asyncio
 import heapq
 import itertools
 import json
-import random
 import socket
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from .._filter_kinds import Condition
 from .._filters import Filter
 from .._models import AvailableDid
 from .arguments import _BadRequest, _error_body, _field_selector, _list_args, _ListArgs, _sort_key
+from .churn import apply_churn
 from .faults import (
     Churn,
     Delay,
@@ -48,7 +48,6 @@ from .geography import _LOCALITIES, _near
 from .inventory import (
     EXTERNAL_SID_PREFIX,
     _digest,
-    _formats,
     _Inventory,
     _InventoryView,
     _record,
@@ -57,7 +56,6 @@ from .inventory import (
 _BASE_PATH: Final = "/core/v2"
 _EXTERNAL_MAX: Final = 10  # reference 4.1
 _EXTERNAL_TRIES: Final = 3000
-_ADDED_SID_PREFIX: Final = "ad000000-0000-4000-8000-"  # numbers Churn adds
 
 
 @attrs.frozen(kw_only=True)
@@ -237,55 +235,15 @@ class FakeCarrierX:
         return await self._send(request, fault, 200, json.dumps(envelope).encode())
 
     def _churn(self, fault: Churn, args: _ListArgs) -> None:
-        """Rent and add numbers where ``fault.at`` says (see ``Churn``)."""
-        rng = random.Random(f"{fault.seed}:{len(self.requests)}")
-        inv = self._inv
-        if fault.at == "anywhere":  # inventory positions; an added number copies anyone
-            n = len(inv)
-            rented = [inv.nth(k) for k in rng.sample(range(n), min(n, fault.remove))]
-            gone = set(rented)
-            before: list[int] = []
-            while len(before) < fault.add and len(gone) < n:
-                if (i := inv.nth(rng.randrange(n))) not in gone:
-                    before.append(i)
-        else:
-            stop = args.offset + args.limit  # the part of the result set served so far
-            served, _ = self._select(attrs.evolve(args, offset=0, limit=stop))
-            if fault.at == "front":
-                rented = served[: fault.remove]
-                before = served[fault.remove : fault.remove + 1] * fault.add
-            else:
-                rented = rng.sample(served, min(fault.remove, len(served)))
-                gone = set(rented)
-                rest = [i for i in served if i not in gone]
-                before = [rng.choice(rest) for _ in range(fault.add)] if rest else []
-        wires = [self._inv.wire(i) for i in before]  # neighbours, found again by did_sid
-        for i in rented:
-            self._inv.remove(i)
-        if not wires:
-            return
-        self._inv.materialize()  # the rented ones leave; positions below are final
-        numbers = self._inv.numbers()
-        placed = []
-        for wire in wires:
-            k = self._inv.find(wire["did_sid"])
-            if k is not None:
-                placed.append((k, self._copy(wire, numbers)))
-        self._inv.insert(placed)
-
-    def _copy(self, wire: Mapping[str, Any], numbers: set[str]) -> dict[str, Any]:
-        """A new number just below ``wire``'s, otherwise like it (an added number)."""
-        self._added += 1
-        record = dict(wire)
-        record["did_sid"] = f"{_ADDED_SID_PREFIX}{self._added:012x}"
-        phone = str(record.get("phonenumber") or "1")
-        width, n = len(phone), int(phone) if phone.isdigit() else 10 ** (len(phone) - 1)
-        while (candidate := f"{n:0{width}d}") in numbers:
-            n -= 1
-        numbers.add(candidate)
-        record["phonenumber"] = candidate
-        record["in_country_format"], record["international_format"] = _formats(candidate)
-        return record
+        """Rent and add numbers where ``fault.at`` says (see ``Churn`` and ``churn.py``)."""
+        stop = args.offset + args.limit  # the part of the result set served so far
+        self._added = apply_churn(
+            self._inv,
+            fault,
+            served=lambda: self._select(attrs.evolve(args, offset=0, limit=stop))[0],
+            request_no=len(self.requests),
+            added=self._added,
+        )
 
     def add(self, *records: Mapping[str, Any], at: int | None = None) -> int:
         """Add numbers to the inventory (as if released), before position ``at``
