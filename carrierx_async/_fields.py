@@ -18,10 +18,12 @@ from ._errors import FilterError
 from ._filter_kinds import (
     _FIELDS,
     _WAY_OUT,
+    OPERATOR_METHODS,
     _condition,
     _operators,
     _unknown,
     nested_name,
+    no_such_operator,
     not_a_value,
 )
 from ._filters import Filter, nearby_condition
@@ -64,6 +66,15 @@ class _Named:
     def __repr__(self) -> str:
         parent, dot, key = self.name.partition(".")
         return f"F.{parent}[{key!r}]" if dot else f"F.{parent}"
+
+    if not TYPE_CHECKING:  # at run time only: mypy must keep flagging F.state.bit
+
+        def __getattr__(self, attr: str) -> NoReturn:
+            # Only for names normal lookup did not find: an operator this field lacks is a
+            # FilterError (also an AttributeError) naming the ones it has and the way out.
+            if attr in OPERATOR_METHODS:
+                raise no_such_operator(self.name, attr)
+            raise AttributeError(f"{type(self).__name__} object has no attribute {attr!r}")
 
 
 class Field(_Named, Generic[V]):

@@ -66,6 +66,16 @@ class Condition:
         return f"{self.field} {self.op} {_operators(self.field)[self.op].render(self.value)}"
 
 
+#: Control characters, lone surrogates and the Unicode line and paragraph separators: none
+#: belongs in one line of filter text or in one query value.
+_NOT_IN_A_VALUE: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` that cannot travel in one query value, or None."""
+    return next((c for c in text if unicodedata.category(c) in _NOT_IN_A_VALUE), None)
+
+
 @attrs.frozen
 class Raw:
     """Filter text the client sends exactly as written, without checking it."""
@@ -78,8 +88,7 @@ class Raw:
             raise FilterError(f"Filter.raw takes a str, got {type(text).__name__}")
         if not text.strip():
             raise FilterError("Filter.raw takes filter text, got an empty string")
-        bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None)
-        if bad is not None:  # a line break or NUL cannot travel in one query value
+        if (bad := control_character(text)) is not None:
             raise FilterError(f"Filter.raw text holds the control character {bad!r}")
 
     def __str__(self) -> str:
@@ -105,8 +114,7 @@ def _text(v: object) -> str:
     if not isinstance(v, str):
         raise TypeError(f"expected str, got {type(v).__name__}")
     v = str.__str__(v)
-    bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cs")), None)
-    if bad is not None:
+    if (bad := control_character(v)) is not None:
         raise ValueError(f"control character {bad!r} in {v!r}")
     if "\\" in v:
         raise ValueError(
@@ -264,6 +272,23 @@ _WAY_OUT: Final = "; if the API accepts it, send it with Filter.raw(...)"
 
 class _UnknownFieldError(FilterError, AttributeError):
     """Also an AttributeError, so ``hasattr(F, name)`` and ``getattr(F, name, None)`` work."""
+
+
+class _NoSuchOperatorError(FilterError, AttributeError):
+    """``F.state.bit``: also an AttributeError, so ``hasattr(F.state, "bit")`` is False."""
+
+
+#: The operators a field type offers as methods (the others are Python's comparisons).
+OPERATOR_METHODS: Final = frozenset({"like", "bit", "nearby"})
+
+
+def no_such_operator(field: str, op: str) -> FilterError:
+    """The error for ``F.<field>.<op>(...)`` where ``op`` does not apply to the field."""
+    try:
+        _kind(field, op)
+    except FilterError as e:
+        return _NoSuchOperatorError(str(e))
+    raise AssertionError(f"{op!r} applies to {field!r}")  # pragma: no cover
 
 
 def _unknown(name: str, choices: Iterable[str], way_out: str = "") -> FilterError:

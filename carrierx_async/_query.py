@@ -14,7 +14,6 @@ descending): the API documents ``order`` by any attribute and ``gt``/``lt`` (ref
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -22,7 +21,7 @@ import attrs
 
 from ._errors import ConfigurationError, FilterError
 from ._fields import F, field_name
-from ._filter_kinds import Condition, check_operator
+from ._filter_kinds import Condition, check_operator, control_character
 from ._filter_parser import parse_filter
 from ._filters import Filter
 from ._models import DID_FIELDS
@@ -163,8 +162,7 @@ def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[
 
 
 def _param_text(what: str, text: str) -> str:
-    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None)
-    if bad is not None:
+    if (bad := control_character(text)) is not None:
         raise FilterError(f"extra_params {what} holds the control character {bad!r}")
     return text
 

@@ -140,6 +140,7 @@ async def test_keys_the_client_owns_are_refused_before_any_request(server, key):
         ({3: "1"}, r"keys must be non-empty strings, got 3"),
         ({"x": "a\nb"}, r"control character '\\n'"),
         ({"a\rb": "1"}, r"control character"),
+        ({"x": "a\u2028b"}, r"control character '\\u2028'"),
         ([("x", "1")], r"must be a mapping, got list"),
     ],
 )

@@ -104,7 +104,7 @@ QUOTED = [
     ("not", '"not"'),
     ("android", "android"),
     ("00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000aa"),
-    ("a\u2028b", '"a\u2028b"'),
+    ("a\u00a0b", '"a\u00a0b"'),  # a no-break space is text, quoted
     ("X and state eq NJ", '"X and state eq NJ"'),
 ]
 
@@ -126,6 +126,8 @@ def test_quoting(value, wire):
         "nl\n",
         "\x85",
         "\ud800",
+        "line\u2028separator",
+        "paragraph\u2029separator",
     ],
 )
 def test_unquotable_values_are_refused(value):
@@ -173,6 +175,11 @@ INVALID = [
     (lambda: parse_filter("price like 1%"), r"'like' does not apply to 'price'"),
     (lambda: parse_filter("state nearby npa:516"), r"'nearby' does not apply to 'state'"),
     (lambda: parse_filter("price bit 4"), r"'bit' does not apply to 'price'"),
+    # The DSL's operator methods refuse like the text parser, naming what does apply.
+    (lambda: F.state.bit(4), r"'bit' does not apply to 'state'.*like \(\.like.*Filter\.raw"),  # type: ignore[attr-defined]
+    (lambda: F.price.like("1"), r"'like' does not apply to 'price'"),  # type: ignore[attr-defined]
+    (lambda: F.state.nearby(npa=516), r"'nearby' does not apply to 'state'"),  # type: ignore[attr-defined]
+    (lambda: F.capabilities.like("1"), r"'like' does not apply to 'capabilities'.*bit"),  # type: ignore[attr-defined]
     (lambda: F.attributes == "x", r"'attributes' is an object.*F\.attributes\['key'\]"),
     (lambda: F.attributes != "x", r"'attributes' is an object"),
     (lambda: F.transformations != "x", r"'transformations' is a list, not a value"),
@@ -192,6 +199,9 @@ INVALID = [
     (lambda: Filter.raw("a\rb"), r"control character"),
     (lambda: Filter.raw("a\x00b"), r"control character"),
     (lambda: Filter.raw("a\ud800"), r"control character"),
+    # Unicode's line and paragraph separators are line breaks too (str.splitlines agrees).
+    (lambda: Filter.raw("state eq NY\u2028and npa eq 516"), r"control character '\\u2028'"),
+    (lambda: Filter.raw("a\u2029b"), r"control character"),
     (lambda: Filter.raw(b"state eq NY"), r"takes a str, got bytes"),  # type: ignore[arg-type]
     (lambda: Filter.raw("state eq NY").matches(DID), r"cannot be evaluated locally"),
     (lambda: F.price == 0.5, r"expected Decimal or int, got float \(money is Decimal"),
@@ -231,6 +241,17 @@ INVALID = [
 def test_invalid_filters_raise_filter_error(build, message):
     with pytest.raises(FilterError, match=message):
         build()
+
+
+def test_an_operator_a_field_lacks_is_also_an_attribute_error():
+    # Duck typing keeps working: hasattr tells which operator methods a field offers.
+    assert not hasattr(F.state, "bit")
+    assert hasattr(F.state, "like")
+    assert hasattr(F.capabilities, "bit")
+    assert not hasattr(F.capabilities, "like")
+    assert not hasattr(F.price, "nearby")
+    with pytest.raises(AttributeError, match="has no attribute 'no_such'"):
+        F.state.no_such  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_unknown_field_is_also_an_attribute_error():

@@ -38,7 +38,7 @@ def test_every_parameter_and_default_is_documented(documented, func):
     doc = inspect.getdoc(documented)
     items = bullets(doc)
     for name, param in inspect.signature(func).parameters.items():
-        if name == "self" or name.startswith("_"):
+        if name == "self":
             continue
         assert name in items, f"{func.__qualname__}: parameter {name!r} is not documented"
         default = param.default
@@ -48,6 +48,36 @@ def test_every_parameter_and_default_is_documented(documented, func):
         assert "default" in text.lower(), f"{name}: the default is not stated: {text!r}"
         if isinstance(default, int | float) and not isinstance(default, bool):
             assert str(default) in text, f"{name}: default {default} not in {text!r}"
+
+
+def public_callables():
+    """Every public callable of the package and of carrierx_async.testing, with its methods."""
+    import carrierx_async.testing as testing
+
+    for module in (carrierx_async, testing):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not callable(obj):
+                continue
+            yield f"{module.__name__}.{name}", obj
+            if isinstance(obj, type):
+                for attr, member in vars(obj).items():
+                    if callable(member) and (not attr.startswith("_") or attr == "__init__"):
+                        yield f"{module.__name__}.{name}.{attr}", member
+
+
+def test_no_public_signature_has_a_private_parameter():
+    # help() shows every parameter: a test hook such as Client(_sleep=...) must not be one.
+    seen = 0
+    for qualname, obj in public_callables():
+        try:
+            params = inspect.signature(obj).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            continue
+        seen += 1
+        private = [p for p in params if p.startswith("_")]
+        assert not private, f"{qualname} takes private parameters {private}"
+    assert seen > 30  # the walk reached the classes' methods, not only the names
 
 
 @pytest.mark.parametrize(
@@ -84,6 +114,9 @@ def test_reprs_are_readable():
 SECTION = re.compile(r"\(\d+(\.\d+)?(,\s*\d+(\.\d+)?)*\)|\breference (section )?\d|\bref \d")
 
 
+PUBLIC = {"__init__.py", "pytest_plugin.py"}  # the modules whose help() a user reads
+
+
 def strings_and_public_docstrings():
     """Every string literal of the package but private docstrings, with where it is."""
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -95,7 +128,8 @@ def strings_and_public_docstrings():
                 continue
             doc = body[0].value
             if isinstance(doc, ast.Constant) and isinstance(doc.value, str):
-                name = getattr(node, "name", "_module")  # module docstrings are for maintainers
+                # help() shows a public package's docstring; other modules' are for maintainers
+                name = getattr(node, "name", "__init__" if path.name in PUBLIC else "_module")
                 if name.startswith("_") and not name.startswith("__"):
                     skip.add(id(doc))
         for node in ast.walk(tree):

@@ -1,33 +1,33 @@
 """A fake CarrierX Core API v2 server for tests: ``async with FakeCarrierX() as fake: ...``.
 
-It is a real ``aiohttp.web`` app on 127.0.0.1 serving "Browse Available DIDs" (API
-reference section 4) from a deterministic synthetic inventory, with scriptable faults
+It is a real ``aiohttp.web`` app on 127.0.0.1 serving "Browse Available DIDs" from a
+deterministic synthetic inventory, with scriptable faults
 (``fake.add_fault(Status(503, retry_after="2"))``). Every request is recorded in
 ``fake.requests`` with the Authorization value redacted.
 
 Simulated as documented:
 - routes ``GET /phonenumber/available_dids``, its deprecated alias ``GET /dids/inventory``
-  and ``GET /phonenumber/available_dids/{did_sid}`` (4, 4.6); Bearer auth (2.1);
-- the list envelope with ``total: null`` and an absolute ``pagination.next`` (4.5, 5.2);
-- ``limit``/``offset``/``order``/``filter``/``include_fields``/``exclude_fields`` (5.1, 6, 7);
-- DID objects with every attribute of 8.1, ``status: "available"``, owner fields null,
-  ``active_capabilities`` = 4 if voice else 0 (messaging disabled, 8.1);
+  and ``GET /phonenumber/available_dids/{did_sid}``; Bearer auth;
+- the list envelope with ``total: null`` and an absolute ``pagination.next``;
+- ``limit``/``offset``/``order``/``filter``/``include_fields``/``exclude_fields``;
+- DID objects with every documented attribute, ``status: "available"``, owner fields null,
+  ``active_capabilities`` = 4 if voice else 0 (messaging disabled);
 - ``include_external=true``: offset must be 0, the filter needs ``country_code eq``,
-  internal numbers first, then at most 10 external ones (4.1).
+  internal numbers first, then at most 10 external ones.
 
-Assumptions, where the reference says [NOT DOCUMENTED]:
+Assumptions, where the API documentation is silent:
 - ``limit`` outside 1..1000, a bad ``offset``/``order``/field name, or both
   ``include_fields`` and ``exclude_fields`` -> 400; the error body is
-  ``{"message", "errors": [{"field", "message", "reference_sid"}]}`` (9.2). Unknown
+  ``{"message", "errors": [{"field", "message", "reference_sid"}]}``. Unknown
   query arguments are ignored. Only Bearer auth is accepted (no HTTP Basic).
 - ``filter``: read with the client's own rules (``parse_filter``; anything it refuses is a
   400) and evaluated like ``Filter.matches``: text compares by code point,
   ``attributes.<key>`` as text, ``npa``/``npa_nxx`` only on 11-digit numbers starting with 1.
-- ``nearby`` (4.2): ``npa:`` means the number's area code; ``zip:``/``latlng:`` mean the
+- ``nearby``: ``npa:`` means the number's area code; ``zip:``/``latlng:`` mean the
   number's locality lies within ``NEARBY_KM`` of the point. Results keep inventory order.
 - ``order``: nulls sort last ascending and first descending; ties keep inventory order;
   ``shuffle`` is a fixed permutation per seed.
-- ``include_external=true`` does not enforce the (unretrieved, 4.3) field/operator
+- ``include_external=true`` does not enforce the (unretrieved) field/operator
   whitelist. External numbers have ``classification_sid == EXTERNAL_CLASSIFICATION_SID``
   and a did_sid starting ``EXTERNAL_SID_PREFIX``; they are not in the inventory (the
   by-SID route answers 404). ``has_more`` is true when more internal matches exist or
@@ -46,7 +46,7 @@ inventory holds it in memory from then on.
 
 Your own inventory: ``FakeCarrierX(inventory=[did_record(state="NY", price="0.5"), ...])``
 serves exactly those records, in that order. ``did_record(**fields)`` builds one complete DID
-object (every field of 8.1) from a few overrides; any full wire dict is accepted too.
+object (every documented field) from a few overrides; any full wire dict is accepted too.
 Defaults: ``status: "available"``, owner fields null, a NEW YORK, NY number (USA) with
 ``in_country_format``/``international_format`` derived from ``phonenumber``,
 ``capabilities`` 7 with ``active_capabilities`` to match (4 if voice else 0), price "0.6".
