@@ -626,6 +626,25 @@ async def test_timeout_flag_ends_a_silent_server(silent_api):
     assert len(seen) == 1
 
 
+async def test_timeout_flag_also_waits_out_a_long_silence(token_file, serve):
+    # The library cuts a read after 20 s of silence; a user who asks for --timeout 40
+    # means "wait up to 40 s": a server that takes 21 s to answer must be waited for.
+    record = did_record(state="NY")
+
+    async def slow(request):
+        await asyncio.sleep(21)
+        return web.json_response(page_body([record], 0, False))
+
+    base = await serve(slow)
+    proc = await spawn(
+        "--base-url", base, "--token-file", str(token_file),
+        "--timeout", "40", "--retries", "0", "--format", "jsonl",
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == EXIT_OK, err
+    assert [r["did_sid"] for r in jsonl(out.decode())] == [record["did_sid"]]
+
+
 def page_body(records, offset, has_more):
     return {
         "count": len(records),
@@ -711,7 +730,11 @@ async def test_ctrl_c_before_any_number_leaves_valid_json(silent_api):
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == EXIT_INTERRUPTED
-    assert json.loads(out) == [] and err == b""
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert json.loads(out) == []
+    assert err.decode().splitlines() == [
+        "carrierx-dids: interrupted before any number arrived; the output is incomplete"
+    ]
 
 
 # --- in process: errors found before any I/O, help and packaging ---

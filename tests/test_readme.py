@@ -91,10 +91,20 @@ def demo_env():
             server.wait(30)
 
 
+#: The pytest configuration the README's plugin section tells a reader to write.
+READER_PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def test_the_readme_recommends_the_harness_pytest_configuration():
+    readme = README.read_text(encoding="utf-8")
+    assert 'asyncio_default_fixture_loop_scope = "function"' in readme
+
+
 def run(block, directory, env):
     """Run a block as a reader would; returns the finished process."""
     if block.tests():
-        (directory / "pytest.ini").write_text("[pytest]\n")  # not this project's config
+        # Not this project's config: the one the README's plugin section recommends.
+        (directory / "pytest.ini").write_text(READER_PYTEST_INI)
         (directory / "test_block.py").write_text(block.source, encoding="utf-8")
         argv = ["-m", "pytest", "-p", "no:cacheprovider", "-o", "asyncio_mode=strict"]
         argv += ["-q", "test_block.py"]
@@ -124,6 +134,7 @@ def check(block, result):
             f"{block.name}: not {n} passed\n{output}"
         )
         assert not re.search(r"skipped|xfail|warning", result.stdout), f"{block.name}\n{output}"
+        assert not re.search(r"(?i)warning", result.stderr), f"{block.name}\n{output}"
     elif "print(" in block.source:
         assert result.stdout.strip(), f"{block.name} printed nothing"
 

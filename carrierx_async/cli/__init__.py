@@ -21,7 +21,8 @@ Decisions:
 - Ctrl-C or a failure mid-search still prints what was fetched as complete output (the
   table, a closed JSON array), says on stderr that it is incomplete, then exits 130 (or
   the failure's code).
-- ``--timeout`` is the deadline of one request, retries and waits included; ``--retries``
+- ``--timeout`` is the deadline of one request, retries and waits included, and also the
+  longest silence waited for on a read (the library's default is 20 s); ``--retries``
   the retries after a failed attempt; ``-v`` shows each request, response, retry and wait
   on stderr (the library's log records and the URL as sent; never headers).
 - A 429 says how long the server asked to wait.

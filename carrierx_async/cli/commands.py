@@ -118,9 +118,11 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
         progress.clear()
         writer.finish(quiet=True)
         out.flush()
+        stopped = "interrupted" if isinstance(exc, asyncio.CancelledError) else "stopped"
         if writer.count:
-            stopped = "interrupted" if isinstance(exc, asyncio.CancelledError) else "stopped"
             _note(f"{stopped} after {writer.count:,} numbers; the output is incomplete")
+        elif isinstance(exc, asyncio.CancelledError):  # a failure says so on its own line
+            _note(f"{stopped} before any number arrived; the output is incomplete")
         raise
     finally:
         progress.clear()
@@ -166,6 +168,9 @@ async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) 
                 token,
                 base_url=base_url,  # None: CARRIERX_BASE_URL, else the real API
                 timeout=args.timeout,
+                # A silent server is waited out for --timeout, not cut at the library's
+                # 20 s per-read default: "--timeout SECONDS waits longer" must be true.
+                read_timeout=args.timeout,
                 max_retries=args.retries,
                 trace_configs=traces,
             )
