@@ -26,7 +26,9 @@ Messages never contain credentials: server text (message, ``errors``, body, exce
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
@@ -219,19 +221,57 @@ _MIN_PARTIAL: Final = 4
 
 
 def scrub_text(text: str, secret: str) -> str:
-    """``text`` with the secret (raw, URL- or JSON-escaped) replaced by ``<redacted>``.
+    """``text`` with the secret replaced by ``<redacted>``, raw or escaped.
 
-    An excerpt can end partway through the secret, so a start of it at the very end of
-    the text (4 characters or more) is redacted as well.
+    Escaped means any mix, character by character, of the raw character, its
+    percent-encoding (either case of hex digit; ``+`` for a space) and its JSON escape
+    (``\\"``, ``\\\\``, ``\\/``, ``\\u00XX``): every form a URL (yarl keeps ``/``, quote_plus
+    does not) or a JSON encoder (PHP's escapes ``/``) can give it. An excerpt can end
+    partway through the secret, so a start of it (4 characters or more, raw or in one of
+    the usual escaped forms) at the very end of the text is redacted as well.
     """
     if not secret or not text:
         return text
-    for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
-        text = text.replace(form, _REDACTED)
-    for size in range(min(len(secret) - 1, len(text)), _MIN_PARTIAL - 1, -1):
-        if text.endswith(secret[:size]):
-            return text[:-size] + _REDACTED
+    text = _pattern(secret).sub(_REDACTED, text)
+    for form in _forms(secret):
+        for size in range(min(len(form) - 1, len(text)), _MIN_PARTIAL - 1, -1):
+            if text.endswith(form[:size]):
+                return text[:-size] + _REDACTED
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(secret: str) -> re.Pattern[str]:
+    """Matches the secret in every per-character mix of raw, percent and JSON escapes."""
+    return re.compile("".join(_char_pattern(c) for c in secret))
+
+
+def _char_pattern(char: str) -> str:
+    """One character of the secret: raw, JSON-escaped or percent-encoded."""
+    forms = {
+        re.escape(char),
+        re.escape(json.dumps(char)[1:-1]),
+        r"\\u" + _hex(ord(char), 4),
+        "".join("%" + _hex(byte, 2) for byte in char.encode()),
+    }
+    if char == "/":
+        forms.add(r"\\/")
+    if char == " ":
+        forms.add(r"\+")
+    return "(?:" + "|".join(sorted(forms)) + ")"
+
+
+def _hex(value: int, width: int) -> str:
+    """A regex for ``value`` in hex digits, either case."""
+    return "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{value:0{width}X}")
+
+
+@functools.lru_cache(maxsize=8)
+def _forms(secret: str) -> tuple[str, ...]:
+    """The usual whole forms of the secret, for a start of one cut off at the end of a text."""
+    escaped = json.dumps(secret)[1:-1]
+    forms = (secret, quote(secret), quote(secret, safe=""), quote_plus(secret), escaped)
+    return tuple(dict.fromkeys((*forms, escaped.replace("/", "\\/"))))
 
 
 def _scrub_value(value: Any, secret: str) -> Any:

@@ -209,8 +209,12 @@ class Transport:
                         raise _rate_limited(error, outcome.retry_after)
                     if too_long or not decision.retry or not self._budget.try_spend():
                         raise error  # the next wait cannot fit: the error in hand, at once
-                    logger.info(
-                        "GET %s: %s; retrying in %.2fs", url, decision.reason, decision.delay
+                    self._log(
+                        logging.INFO,
+                        "GET %s: %s; retrying in %.2fs",
+                        url,
+                        decision.reason,
+                        decision.delay,
                     )
                     await self._sleep(decision.delay)
         except TimeoutError:
@@ -241,12 +245,8 @@ class Transport:
         except (TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         if failure is not None:  # handled outside the except block: no aiohttp __context__
-            if self.closed:
-                raise ClientClosedError("the Client was closed during the request")
             reason = _describe(failure)
-            logger.debug(
-                "GET %s attempt %d failed: %s", url, attempt, scrub_text(reason, self._token.value)
-            )
+            self._log(logging.DEBUG, "GET %s attempt %d failed: %s", url, attempt, reason)
             kind = APITimeoutError if isinstance(failure, TimeoutError) else APIConnectionError
             broken = kind(f"request failed: {reason}", url=str(url), attempts=attempt)
             if isinstance(failure, aiohttp.ClientSSLError | aiohttp.ClientResponseError):
@@ -254,14 +254,24 @@ class Transport:
                 # over its limits, a malformed status line): trying again cannot fix it.
                 raise broken
             return _Failure(None, None, broken)
-        if logger.isEnabledFor(logging.DEBUG):
-            elapsed = loop.time() - started
-            logger.debug("GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, elapsed)
+        elapsed = loop.time() - started
+        self._log(logging.DEBUG, "GET %s -> %d (attempt %d, %.3fs)", url, status, attempt, elapsed)
         if not 200 <= status < 300:
             error = error_from_response(status, resp_headers, body, url=str(url))
             retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
             return _Failure(status, retry_after, error)
         return decipher(status, resp_headers, body, url=str(url))
+
+    def _log(self, level: int, msg: str, *args: object) -> None:
+        """Log one record with every text argument scrubbed of the token.
+
+        The only way this module logs. A URL can carry server text (a keyset page's last
+        phonenumber goes into the next request's filter), so no argument is trusted.
+        """
+        if logger.isEnabledFor(level):
+            secret = self._token.value
+            clean = [a if isinstance(a, int | float) else scrub_text(str(a), secret) for a in args]
+            logger.log(level, scrub_text(msg, secret), *clean, stacklevel=2)
 
     async def _read(self, resp: aiohttp.ClientResponse, url: URL) -> bytes:
         """The body, read in chunks (decompressed by aiohttp) and abandoned past the cap."""

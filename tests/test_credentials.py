@@ -1,10 +1,12 @@
 """The token never leaves in server text: hostile servers echo it into every error field."""
 
 import asyncio
+import json
 import logging
 import ssl
 import traceback
-from urllib.parse import quote
+from functools import partial
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import pytest
@@ -23,9 +25,32 @@ from carrierx_async import (
     ServerError,
 )
 from carrierx_async._errors import scrub_text
+from carrierx_async.cli.verbose import verbose
 
 TOKEN = "not-real-token-Q7xZ"
 PREFIXES = [TOKEN[:n] for n in range(4, len(TOKEN) + 1)]
+#: Base64-style, so URL- and JSON-escaping change it; and one with JSON's own escapes.
+ESCAPED = "fake+tok/en=Q7xZ"
+QUOTED = 'fake"tok\\en=Q7xZ'
+
+
+def forms(token: str) -> set[str]:
+    """The token raw and in every escaped form a URL or JSON encoder gives it."""
+    escaped = json.dumps(token)[1:-1]
+    return {
+        token,
+        quote(token),  # keeps "/", as yarl does in a query
+        quote(token, safe=""),
+        quote_plus(token),
+        escaped,
+        escaped.replace("/", "\\/"),  # PHP's json_encode escapes "/"
+        *(token[:n] for n in range(4, len(token))),
+    }
+
+
+def assert_no_form(text: str, token: str) -> None:
+    leaked = [f for f in forms(token) if f in text]
+    assert not leaked, (leaked, text)
 
 
 def everything_about(err: BaseException) -> str:
@@ -45,9 +70,9 @@ def echo(request: web.Request) -> str:
     return request.headers["Authorization"]
 
 
-async def fail_with(serve, handler, **options) -> CarrierXError:
+async def fail_with(serve, handler, token=TOKEN, **options) -> CarrierXError:
     base_url = await serve(handler)
-    async with Client(TOKEN, base_url=base_url, max_retries=0, **options) as c:
+    async with Client(token, base_url=base_url, max_retries=0, **options) as c:
         with pytest.raises(CarrierXError) as info:
             await anext(aiter(c.available_dids()))
     return info.value
@@ -113,6 +138,47 @@ async def test_a_redirect_location_echoing_the_token_is_scrubbed(serve, encode):
     assert_clean(err)
 
 
+@pytest.mark.parametrize(
+    "encode", [str, quote, partial(quote, safe=""), quote_plus], ids=["raw", "quote", "all", "plus"]
+)
+async def test_a_redirect_location_echoing_an_escaped_token_is_scrubbed(serve, encode):
+    async def handler(request):
+        location = f"https://elsewhere.example/?auth={encode(echo(request))}&next=1"
+        return web.Response(status=302, headers={"Location": location})
+
+    err = await fail_with(serve, handler, token=ESCAPED)
+    assert isinstance(err, APIError) and err.status == 302
+    assert "<redacted>" in err.message and "&next=1" in err.message
+    assert_no_form(everything_about(err), ESCAPED)
+
+
+@pytest.mark.parametrize("token", [ESCAPED, QUOTED])
+@pytest.mark.parametrize("slashes", [False, True], ids=["json", "php"])
+async def test_a_json_body_echoing_an_escaped_token_is_scrubbed(serve, token, slashes):
+    # The body an error keeps is the server's JSON text, where the token is JSON-escaped.
+    async def handler(request):
+        text = json.dumps({"message": "bad token", "echo": echo(request), "n": 1})
+        if slashes:
+            text = text.replace("/", "\\/")
+        return web.Response(status=401, text=text, content_type="application/json")
+
+    err = await fail_with(serve, handler, token=token)
+    assert isinstance(err, AuthenticationError) and err.message == "bad token"
+    assert "<redacted>" in err.body and '"n": 1' in err.body
+    assert_no_form(everything_about(err), token)
+
+
+async def test_a_text_body_echoing_the_url_quoted_token_is_scrubbed(serve):
+    async def handler(request):
+        token = echo(request).removeprefix("Bearer ")
+        return web.Response(status=500, text=f"a={quote(token)} b={quote_plus(token)} end")
+
+    err = await fail_with(serve, handler, token=ESCAPED)
+    assert isinstance(err, ServerError)
+    assert err.body == "a=<redacted> b=<redacted> end"
+    assert_no_form(everything_about(err), ESCAPED)
+
+
 async def test_a_did_sid_echoing_the_token_is_scrubbed_from_a_decode_error(serve):
     async def handler(request):
         bad = {"did_sid": echo(request), "price": "not money"}
@@ -123,7 +189,7 @@ async def test_a_did_sid_echoing_the_token_is_scrubbed_from_a_decode_error(serve
     assert_clean(err)
 
 
-async def test_transport_error_text_echoing_the_token_is_scrubbed():
+async def test_transport_error_text_echoing_the_token_is_scrubbed(caplog):
     # A status line aiohttp refuses to parse: its error text quotes the line, token and all.
     async def raw(reader, writer):
         head = await reader.readuntil(b"\r\n\r\n")
@@ -136,6 +202,7 @@ async def test_transport_error_text_echoing_the_token_is_scrubbed():
         await writer.drain()
         writer.close()
 
+    caplog.set_level(logging.DEBUG, logger="carrierx_async")
     server = await asyncio.start_server(raw, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
@@ -148,6 +215,9 @@ async def test_transport_error_text_echoing_the_token_is_scrubbed():
     assert "Bad status line" in info.value.message and "<redacted>" in info.value.message
     assert info.value.attempts == 1  # a response aiohttp cannot parse is not retried
     assert_clean(info.value)
+    failed = [r.getMessage() for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert len(failed) == 1 and "Bad status line" in failed[0] and "<redacted>" in failed[0]
+    assert not [p for p in PREFIXES if p in caplog.text]
 
 
 async def test_no_log_record_carries_the_token(serve, caplog):
@@ -163,6 +233,69 @@ async def test_no_log_record_carries_the_token(serve, caplog):
     assert info.value.attempts == 2 and caplog.records
     assert not [p for p in PREFIXES if p in caplog.text]
     assert_clean(info.value)
+
+
+def keyset_server_echoing_the_token_as_a_phonenumber():
+    """Keyset mode: page 1 ends with the token as its phonenumber; the next page is a 503.
+
+    The client writes that phonenumber into the next request's filter, so the URL of every
+    later request (and of its log lines) carries the token.
+    """
+    seen = []
+
+    async def handler(request):
+        seen.append(request.query.get("filter", ""))
+        if len(seen) > 1:
+            return web.Response(status=503, text="busy")
+        token = echo(request).removeprefix("Bearer ")
+        items = [
+            {"did_sid": "00000000-0000-0000-0000-000000000001", "phonenumber": "15160000001"},
+            {"did_sid": "00000000-0000-0000-0000-000000000002", "phonenumber": token},
+        ]
+        return web.json_response({"items": items, "has_more": True, "offset": 0})
+
+    return handler, seen
+
+
+async def walk_keyset(base_url, **options):
+    async with Client(ESCAPED, base_url=base_url, max_retries=1, **options) as c:
+        c._transport._sleep = lambda delay: asyncio.sleep(0)
+        with pytest.raises(ServerError) as info:
+            async for _ in c.available_dids(pagination="keyset", page_size=2):
+                pass
+    return info.value
+
+
+async def test_no_log_record_carries_a_token_the_server_put_in_the_url(serve, caplog):
+    handler, seen = keyset_server_echoing_the_token_as_a_phonenumber()
+    caplog.set_level(logging.DEBUG, logger="carrierx_async")
+    err = await walk_keyset(await serve(handler))
+    assert len(seen) == 3 and ESCAPED in seen[1]  # the token really went into the URL
+    assert err.attempts == 2 and "<redacted>" in err.url
+    assert_no_form(everything_about(err), ESCAPED)
+    later = [
+        r for r in caplog.records if r.getMessage().startswith("GET") and "gt" in r.getMessage()
+    ]
+    assert len(later) >= 3  # the 503 twice at DEBUG, the retry at INFO
+    for record in caplog.records:
+        assert_no_form(record.getMessage(), ESCAPED)
+        assert_no_form(repr(record.args), ESCAPED)
+    assert all("<redacted>" in r.getMessage() for r in later)
+
+
+async def test_verbose_stderr_never_shows_a_token_the_server_put_in_the_url(serve, capsys):
+    handler, seen = keyset_server_echoing_the_token_as_a_phonenumber()
+    base_url = await serve(handler)
+    with verbose(True) as traces:
+        await walk_keyset(base_url, trace_configs=traces)
+        # Any record of the library's logger, not only the transport's, is scrubbed too.
+        logging.getLogger("carrierx_async").warning("server said %s", quote(ESCAPED))
+    err = capsys.readouterr().err
+    assert "carrierx-dids: server said <redacted>" in err.splitlines()
+    assert len(seen) == 3 and ESCAPED in seen[2]
+    sent = [line for line in err.splitlines() if line.endswith(" ...")]
+    assert len(sent) == 3 and "<redacted>" in sent[1] and "<redacted>" in sent[2]
+    assert_no_form(err, ESCAPED)
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,17 @@ async def test_a_did_object_without_did_sid_is_fine_when_field_filtering_left_it
     assert did.phonenumber == "15165550123" and did.did_sid is None
 
 
+async def test_a_list_envelope_is_a_decode_error_even_when_did_sid_was_left_out(serve):
+    # Without did_sid to look for, only the envelope's shape tells it is not one DID object.
+    hits = []
+    body = b'{"items": [{"phonenumber": "15165550123"}], "has_more": false}'
+    base_url = await serve(counting(hits, body))
+    async with Client(TOKEN, base_url=base_url) as c:
+        with pytest.raises(ResponseDecodeError, match="list envelope") as info:
+            await c.get_available_did(SID, include_fields=["phonenumber"])
+    assert info.value.status == 200 and len(hits) == 1 and "include_fields=" in hits[0]
+
+
 async def test_a_json_content_type_in_any_case_is_read(serve):
     async def handler(request):
         return web.Response(

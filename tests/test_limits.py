@@ -137,6 +137,27 @@ def gzip_bomb():
     return b"".join(parts)
 
 
+async def test_a_declared_content_length_over_the_cap_is_refused_before_reading(serve):
+    # The server promises 1 GiB, sends not one byte of it and stalls: only the declared
+    # length can tell, so the error comes at once, not at the read timeout or deadline.
+    async def handler(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 2**30
+        await response.prepare(request)
+        await asyncio.sleep(60)
+        return response
+
+    base_url = await serve(handler)
+    loop = asyncio.get_running_loop()
+    async with client(base_url, max_response_bytes=MiB, timeout=10, read_timeout=10) as c:
+        started = loop.time()
+        with pytest.raises(ResponseTooLargeError, match="max_response_bytes=1048576") as info:
+            await anext(aiter(c.available_dids()))
+        took = loop.time() - started
+    assert info.value.attempts == 1 and info.value.status == 200
+    assert took < 3  # well under the 10 s deadline: nothing was waited for
+
+
 async def test_a_gzip_bomb_stops_at_the_cap_after_decompression(serve, gzip_bomb):
     assert len(gzip_bomb) < MiB  # the wire size is nowhere near the cap
 

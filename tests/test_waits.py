@@ -2,9 +2,9 @@
 
 import asyncio
 import logging
-import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from types import SimpleNamespace
 
 import aiohttp
 import orjson
@@ -19,7 +19,9 @@ from carrierx_async import (
     RateLimitError,
     RetryBudget,
     ServerError,
+    _transport,
 )
+from carrierx_async._retry import RetryPolicy
 
 TOKEN = "test-token-not-real"
 SID = "00000000-0000-0000-0000-000000000001"
@@ -249,28 +251,35 @@ async def test_a_retry_after_longer_than_the_client_waits_fails_at_once(serve, h
         assert info.value.retry_after > 60 * 365 * 86400
 
 
-async def test_backoff_that_cannot_fit_in_the_deadline_raises_the_error_in_hand(serve):
-    random.seed(20260101)  # the client's jitter draws from the module RNG
+@pytest.mark.parametrize(("backoff", "attempts"), [(600.0, 1), (0.5, 4)])
+async def test_backoff_that_cannot_fit_in_the_deadline_raises_the_error_in_hand(
+    serve, monkeypatch, backoff, attempts
+):
+    # Sleeping into the deadline would end as APITimeoutError: the error in hand is the 500
+    # itself, raised as soon as the next wait (plus an attempt) cannot fit. Not timing-
+    # sensitive: a 300 s wait never fits a 30 s deadline, and a 0.25 s one always does (the
+    # waits are recorded, not slept, so the time left stays about 30 s).
+    arrived = []
 
     async def handler(request):
-        await asyncio.sleep(0.05)
+        arrived.append(request.path)
         return web.Response(status=500, text="down")
 
+    slept = []
+
+    async def record(delay):
+        slept.append(delay)
+        await asyncio.sleep(0)
+
     base_url = await serve(handler)
-    budget = RetryBudget(capacity=1000)
-    async with Client(
-        TOKEN, base_url=base_url, timeout=0.6, max_retries=10, retry_budget=budget
-    ) as c:
-
-        async def one():
-            # Sleeping into the deadline would end as APITimeoutError: the error in hand is
-            # the 500 itself, raised as soon as the next wait (plus an attempt) cannot fit.
-            with pytest.raises(ServerError) as info:
-                await c.get_available_did(SID)
-            return info.value
-
-        errors = await asyncio.gather(*(one() for _ in range(8)))
-    assert all(e.attempts < 11 for e in errors)  # the deadline, not max_retries, ended them
+    monkeypatch.setattr(_transport, "random", SimpleNamespace(random=lambda: 0.5))  # jitter
+    async with Client(TOKEN, base_url=base_url, timeout=30, max_retries=3) as c:
+        c._transport._policy = RetryPolicy(max_retries=3, base=backoff, cap=backoff)
+        c._transport._sleep = record
+        with pytest.raises(ServerError) as info:
+            await c.get_available_did(SID)
+    assert info.value.attempts == attempts == len(arrived)
+    assert slept == [backoff / 2] * (attempts - 1)  # too long: raised without sleeping at all
 
 
 async def test_a_header_over_aiohttps_limit_is_not_retried(serve):
