@@ -36,6 +36,7 @@ from ._page_decoder import (
 
 __all__ = [
     "as_did",
+    "as_dids",
     "decode_did",
     "decode_dids",
     "decode_envelope",
@@ -174,19 +175,26 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
     has_more = obj.get("has_more", False)
     if not isinstance(has_more, bool):
         raise ResponseDecodeError("envelope field 'has_more' is not a boolean", status=status)
-    count = _optional_int(obj, "count", status)
+    ints = obj.get("count"), obj.get("limit"), obj.get("offset"), obj.get("total")
+    if not _INT_OR_NONE.issuperset(map(type, ints)):  # one check; the loop names the field
+        for key in ("count", "limit", "offset", "total"):
+            _optional_int(obj, key, status)
+    count, limit, offset, total = ints
     pagination = obj.get("pagination")
     next_url = pagination.get("next") if isinstance(pagination, dict) else None
     page: Page[Any] = Page(
         items=[],
         count=len(items) if count is None else count,
         has_more=has_more,
-        limit=_optional_int(obj, "limit", status),
-        offset=_optional_int(obj, "offset", status),
-        total=_optional_int(obj, "total", status),
+        limit=limit,
+        offset=offset,
+        total=total,
         next_url=next_url if isinstance(next_url, str) else None,
     )
     return items, page
+
+
+_INT_OR_NONE: Final = frozenset({int, type(None)})
 
 
 def decode_fields(

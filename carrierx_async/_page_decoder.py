@@ -60,6 +60,7 @@ def fast_path_possible() -> bool:
     fields = attrs.fields(AvailableDid)
     return (
         "__slots__" not in vars(AvailableDid)
+        and "__dict__" in vars(AvailableDid)
         and not hasattr(AvailableDid, "__attrs_pre_init__")
         and not hasattr(AvailableDid, "__attrs_post_init__")
         and all(a.validator is None and a.converter is None and a.init for a in fields)
@@ -83,20 +84,28 @@ def _picker(keys: list[str]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 class _Shape:
-    """How to check and complete records that carry one set of fields, prepared once."""
+    """How to check and complete records that carry one set of keys, prepared once."""
 
-    def __init__(self, present: frozenset[str]) -> None:
+    def __init__(self, keys: frozenset[str], *, strict: bool) -> None:
+        self.size = len(keys)
+        self.extra = sorted(keys - DID_FIELDS)
+        #: The precise path names the unknown key (strict), or is the only one to see it.
+        self.declined = bool(self.extra) and strict
+        present = keys & DID_FIELDS
         names = sorted(present)
-
-        def of(kind: str) -> list[str]:
-            return [n for n in names if _KINDS.get(n, "str") == kind]
-
-        self.present = present
-        self.strs = _picker(of("str"))  # one C-level pass over all string fields
-        self.dicts, self.lists = of("dict"), of("list")
-        self.capabilities, self.prices = of("capability"), of("decimal")
-        self.columns = [n for n in names if n in _KINDS]
-        self.absent = sorted(DID_FIELDS - present)
+        kind = {n: _KINDS.get(n, "str") for n in names}
+        # Prices are strings on the wire: one C-level pass checks them with the rest.
+        self.strs = _picker([n for n in names if kind[n] in ("str", "decimal")])
+        typed = [n for n in names if n in _KINDS]
+        self.typed = _picker(typed)
+        self.capabilities = [i for i, n in enumerate(typed) if kind[n] == "capability"]
+        self.prices = [i for i, n in enumerate(typed) if kind[n] == "decimal"]
+        self.dicts = [i for i, n in enumerate(typed) if kind[n] == "dict"]
+        self.lists = [i for i, n in enumerate(typed) if kind[n] == "list"]
+        self.names = typed
+        #: What every record gains: None for each absent field, and which fields were sent.
+        self.fill: dict[str, Any] = dict.fromkeys(sorted(DID_FIELDS - present))
+        self.fill["present_fields"] = present
 
 
 class PageDecoder:
@@ -110,102 +119,105 @@ class PageDecoder:
 
     def __init__(self, *, forbid_extra_keys: bool) -> None:
         self._strict = forbid_extra_keys
-        self._shapes: dict[frozenset[str], _Shape] = {DID_FIELDS: _Shape(DID_FIELDS)}
+        self._shapes: dict[frozenset[str], _Shape] = {}
         self._prices: dict[Any, Decimal | None] = {None: None}
 
     def __call__(self, items: list[Any]) -> list[AvailableDid]:
         return as_dids(self.fields(items))
 
+    def _shape(self, items: list[Any]) -> _Shape:
+        """The prepared shape of the first record's keys (at most 64 kept)."""
+        keys = frozenset(items[0])
+        shape = self._shapes.get(keys)
+        if shape is None:
+            if len(self._shapes) >= 64:
+                self._shapes.clear()
+            shape = self._shapes[keys] = _Shape(keys, strict=self._strict)
+        return shape
+
     def fields(self, items: list[Any]) -> list[dict[str, Any]]:
         """The records as their instances' ``__dict__`` (see ``as_did``), or Fallback."""
-        n = len(items)
-        if not n:
+        if not items:
             return []
         if not _DICT_ONLY.issuperset(map(type, items)):
             raise Fallback
-        keys = frozenset(items[0])
-        if set(map(len, items)) != {len(keys)}:
-            raise Fallback  # records with different fields: rare, take the precise path
-        extra = keys - DID_FIELDS
-        if extra and self._strict:
-            raise Fallback  # the precise path names the unknown key
-        present = keys - extra
-        shape = self._shapes.get(present)
-        if shape is None:
-            if len(self._shapes) >= 64:
-                self._shapes = {DID_FIELDS: self._shapes[DID_FIELDS]}
-            shape = self._shapes[present] = _Shape(present)
+        shape = self._shape(items)
+        if shape.declined or set(map(len, items)) != {shape.size}:
+            raise Fallback  # unknown keys (strict), or records with different fields: rare
         try:  # every record has as many keys as the first and all of these: the same keys
-            for name in extra:
+            for name in shape.extra:
                 deque(map(getitem, items, repeat(name)), 0)
             strings_ok = _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
-            columns = {name: list(map(getitem, items, repeat(name))) for name in shape.columns}
+            columns = list(zip(*map(shape.typed, items), strict=True)) if shape.names else []
         except KeyError:
             raise Fallback from None
         if not (
             strings_ok
-            and all(_DICT.issuperset(map(type, columns[name])) for name in shape.dicts)
-            and all(_LIST.issuperset(map(type, columns[name])) for name in shape.lists)
+            and all(_DICT.issuperset(map(type, columns[i])) for i in shape.dicts)
+            and all(_LIST.issuperset(map(type, columns[i])) for i in shape.lists)
             and all(  # transformations: lists of objects
-                _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, columns[name]))))
-                for name in shape.lists
+                _DICT_ONLY.issuperset(map(type, chain.from_iterable(filter(None, columns[i]))))
+                for i in shape.lists
             )
         ):
             raise Fallback
-        typed_columns: list[tuple[str, list[Any]]] = [
-            (name, self._capabilities(columns[name])) for name in shape.capabilities
+        names = shape.names
+        typed: list[tuple[str, list[Any]]] = [
+            (names[i], _capabilities(columns[i])) for i in shape.capabilities
         ]
-        typed_columns += [(name, self._decimals(columns[name])) for name in shape.prices]
+        typed += [(names[i], self._decimals(columns[i])) for i in shape.prices]
         # Every check has passed: from here on nothing fails, and the JSON objects are
         # taken over as the instances' __dict__ (the caller parsed them for this).
-        for name, column in typed_columns:
+        for name, column in typed:
             deque(map(setitem, items, repeat(name), column), 0)
-        for name in extra:
+        for name in shape.extra:
             deque(map(delitem, items, repeat(name)), 0)
-        for name in shape.absent:
-            deque(map(setitem, items, repeat(name), repeat(None, n)), 0)
-        deque(map(setitem, items, repeat("present_fields"), repeat(shape.present, n)), 0)
+        deque(map(dict.update, items, repeat(shape.fill)), 0)
         return items
 
-    @staticmethod
-    def _capabilities(col: list[Any]) -> list[Capability | None]:
-        """Bitmasks as Capability, from a table of the 32 documented values."""
-        if not _INT.issuperset(map(type, col)):
-            raise Fallback
-        try:
-            return list(map(_CAPABILITIES.__getitem__, col))
-        except KeyError:
-            raise Fallback from None
-
     def _decimals(self, col: Sequence[Any]) -> list[Decimal | None]:
-        """Prices as Decimal, each distinct string parsed once (most pages have few)."""
-        if not _STR.issuperset(map(type, col)):
-            raise Fallback
+        """Prices (strings or None, checked) as Decimal, each distinct string parsed once."""
         prices = self._prices
+        try:
+            return list(map(prices.__getitem__, col))
+        except KeyError:
+            pass  # a price not seen before: most pages have none
         new = set(col).difference(prices)
-        if new:
-            if len(prices) + len(new) > _PRICES_MAX:
-                prices.clear()
-                prices[None] = None
-                new = set(col).difference(prices)
-            for text in new:
-                prices[text] = parse_decimal(text)
+        if len(prices) + len(new) > _PRICES_MAX:
+            prices.clear()
+            prices[None] = None
+            new = set(col).difference(prices)
+        for text in new:
+            prices[text] = parse_decimal(text)
         return list(map(prices.__getitem__, col))
+
+
+def _capabilities(col: Sequence[Any]) -> list[Capability | None]:
+    """Bitmasks as Capability, from a table of the 32 documented values."""
+    if not _INT.issuperset(map(type, col)):
+        raise Fallback  # a bool or a float would find its equal int in the table
+    try:
+        return list(map(_CAPABILITIES.__getitem__, col))
+    except KeyError:
+        raise Fallback from None
 
 
 def as_did(fields: dict[str, Any]) -> AvailableDid:
     """The AvailableDid whose ``__dict__`` is ``fields`` (from ``decode_fields``), uncopied."""
     did: AvailableDid = _new(AvailableDid)
-    _set(did, "__dict__", fields)
+    _set_dict(did, fields)
     return did
 
 
 _new: Final = object.__new__
-_set: Final = object.__setattr__
+# The instances' __dict__ descriptor, called directly: a little cheaper than setattr.
+_set_dict: Final[Callable[[AvailableDid, dict[str, Any]], None]] = vars(AvailableDid)[
+    "__dict__"
+].__set__
 
 
 def as_dids(records: list[dict[str, Any]]) -> list[AvailableDid]:
     """``as_did`` of each record, in two C-level passes."""
     dids: list[AvailableDid] = list(map(_new, repeat(AvailableDid, len(records))))
-    deque(map(_set, dids, repeat("__dict__"), records), 0)
+    deque(map(_set_dict, dids, records), 0)
     return dids

@@ -9,8 +9,9 @@ out records or pages.
 
 A service shares its event loop with the stream, so no step holds it long: after parsing
 a big page the feed lets the loop turn, then decodes the page in slices with a turn
-before each (``DECODE_SLICE``). ``AvailableDidStream`` makes each AvailableDid only as it
-hands it out, so a page waiting to be read holds no instances for the collector to scan.
+before each (``DECODE_SLICE``). ``AvailableDidStream`` makes the AvailableDid objects of
+each slice of a page in one pass as it reaches that slice, so a page waiting to be read
+holds no instances for the collector to scan.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from ._convert import as_did, decode_dids, decode_fields
+from ._convert import as_dids, decode_dids, decode_fields
 from ._errors import CarrierXError
 from ._models import AvailableDid, Page
 from ._pagination import Paginator, StreamStats
@@ -333,30 +334,44 @@ class ItemIterator(_Stream[T]):
         self,
         make_feed: Callable[[], _Feed[Any]],
         description: str = "",
-        wrap: Callable[[Any], T] | None = None,
+        wrap: Callable[[list[Any]], list[T]] | None = None,
     ) -> None:
         super().__init__(make_feed, description)
-        self._wrap = wrap  # made from a page's item as it is handed out
-        self._items: list[Any] = []
-        self._pos = 0
+        self._wrap = wrap  # makes a slice of a page's items as the first is handed out
+        self._page: list[Any] = []
+        self._next = 0  # where the page's next slice starts
+        self._items: list[Any] = []  # the rest of the current slice, last record first
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> T:
-        while self._pos >= len(self._items):
-            self._items = []  # all handed out: free the page before waiting for the next
+        items = self._items
+        if not items:
+            items = await self._slice()
+        return items.pop()  # type: ignore[no-any-return]  # freed when the caller drops it
+
+    async def _slice(self) -> list[Any]:
+        """The next DECODE_SLICE records, made in one pass, with a loop turn before each
+        slice but a page's first (as when decoding)."""
+        while self._next >= len(self._page):
+            self._page = []  # all handed out: free the page before waiting for the next
             page = await self._feed.next()
             if page is None:
                 raise StopAsyncIteration
-            self._items, self._pos = page.items, 0
-        pos = self._pos
-        if pos and not pos % DECODE_SLICE:
-            await asyncio.sleep(0)  # a loop turn every so many records, as when decoding
-        item = self._items[pos]
-        self._items[pos] = None  # the caller's now: freed when the caller drops it
-        self._pos = pos + 1
-        return item if self._wrap is None else self._wrap(item)
+            self._page, self._next = page.items, 0
+        start = self._next
+        if start:
+            await asyncio.sleep(0)  # nothing changed before it: a cancellation loses nothing
+        stop = start + DECODE_SLICE
+        items = self._page[start:stop]
+        self._page[start:stop] = [None] * len(items)  # the slice alone holds its records
+        self._next = stop
+        if self._wrap is not None:
+            items = self._wrap(items)
+        items.reverse()
+        self._items = items
+        return items
 
 
 class AvailableDidStream(ItemIterator[AvailableDid]):
@@ -375,7 +390,7 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
         # Records wait in their page as checked dicts and become AvailableDid objects as
         # they are handed out: a consumer that keeps none leaves the collector less to do.
         super().__init__(
-            functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_did
+            functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_dids
         )
 
     @property

@@ -167,6 +167,17 @@ def test_pages_the_fast_path_declines_still_decode_as_before(items):
         ("attributes", []),
         ("transformations", [1]),
         ("status", 1),
+        # What a whole-page type check could miss: a bool is an int, a float equals one.
+        ("capabilities", 4.0),
+        ("active_capabilities", False),
+        ("price", True),
+        ("status", True),
+        ("status", 1.5),
+        ("name", {}),
+        ("locality", ["NEW YORK"]),
+        ("attributes", "x"),
+        ("transformations", [[]]),
+        ("transformations", [None]),
     ],
 )
 def test_bad_value_on_a_big_page_names_the_record(field, value):
