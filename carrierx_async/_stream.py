@@ -387,8 +387,9 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     ) -> None:
         self._queries = queries
         self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
-        # Records wait in their page as checked dicts and become AvailableDid objects as
-        # they are handed out: a consumer that keeps none leaves the collector less to do.
+        # Records wait in their page as checked dicts and become AvailableDid objects a
+        # slice at a time as they are handed out: a page waiting in the stream holds no
+        # instances, and a consumer that keeps none leaves the collector less to do.
         super().__init__(
             functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_dids
         )
