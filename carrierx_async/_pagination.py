@@ -16,18 +16,24 @@ Offset mode (the default; API reference 5.1, 5.3):
   (exactly ``page_size - overlap`` numbers added produce one legitimately).
 * A page holding no known record (an empty last page included) means the window slipped
   forward (more numbers rented before the cursor than the overlap): the walk sets the page
-  aside, steps back two pages, re-finds its place there and goes on. That heals up to a
-  page's worth of numbers rented between every two requests. When even the step back
-  finds nothing known, records may be missing or repeated: the walk counts a possible gap
-  and reports it (``warnings``).
+  aside, steps back two pages, re-finds its place there and goes on. The known records a
+  step back re-finds are kept (an anchor, one page at most) so a place the walk keeps
+  returning to is not forgotten by the age of its yield. When even the step back finds
+  nothing known, records may be missing or repeated: the walk counts a possible gap and
+  reports it (``warnings``). Re-reads the walk makes on purpose (the overlap, a step back
+  and the pages after it up to the page set aside) are not counted as duplicates.
 * PaginationError is kept for a server that truly does not advance: ``has_more`` with an
   empty page, a page for another offset, a page longer than the limit asked for, or
   ``STALL_PAGES`` pages in a row that it had already sent (cycling or stuck; one
   fingerprint per page: flat memory). Records the walk still knows are not yielded again,
   so a cycling server costs a few requests; it can repeat records only after a counted
-  possible gap (pages that share nothing with what the walk knows).
+  possible gap (pages that share nothing with what the walk knows). Exactly
+  ``page_size - overlap`` numbers added in front before every request make every page the
+  last one again: that cannot be told from a stuck server, so it raises too (keyset follows).
 * Without an identity in the records (field filtering dropped both), nothing can be
-  compared: no overlap, no de-duplication, no healing.
+  compared: no overlap, no de-duplication, no healing, and every page boundary counts as a
+  possible gap. Pages are fingerprinted by content, so cycles still raise; a page of alike
+  records (a real walk has those) neither counts as a repeat nor ends a run of them.
 
 Keyset mode (``pagination="keyset"``, see ``_query``): every request is ``offset=0`` with
 ``phonenumber gt <last yielded>`` (``lt`` descending). Each page must hold a phonenumber
@@ -37,6 +43,7 @@ PaginationError. Records present throughout arrive exactly once, in order.
 
 from __future__ import annotations
 
+import json
 from itertools import repeat
 from typing import Any, Final
 
@@ -68,11 +75,13 @@ class StreamStats:
 
     ``requests`` counts every HTTP attempt, ``retries`` the attempts that repeated one;
     ``records_yielded`` the records handed to the iterator; ``duplicates_dropped`` records
-    received again and not yielded (beyond the planned overlap re-read); ``windows_healed``
-    page boundaries where numbers rented or added before the cursor moved the window and the
-    walk re-found its place; ``possible_gaps`` boundaries where it could not (records may be
-    missing or repeated; a WARNING is logged once per stream). ``complete`` is True while
-    ``possible_gaps`` is 0.
+    the server sent again and were not yielded (re-reads the walk makes on purpose, the
+    overlap and its step backs, are not counted; a merge of alternatives adds the records
+    two of them share); ``windows_healed`` page boundaries where numbers rented or added
+    before the cursor moved the window and the walk re-found its place; ``possible_gaps``
+    boundaries where it could not, or could not check at all (no identity field), so
+    records may be missing or repeated (a WARNING is logged once per stream).
+    ``complete`` is True while ``possible_gaps`` is 0.
     """
 
     requests: int = 0
@@ -133,9 +142,15 @@ class Paginator:
         self._cur_set: set[Any] = set()
         self._old: list[Any] = []
         self._old_set: set[Any] = set()
+        # Known records the last step back re-found behind its cursor, in page order: the
+        # place a walk keeps stepping back to stays known even once its yield is old.
+        self._anchor: list[Any] = []
+        self._anchor_set: set[Any] = set()
+        self._reread_end = 0  # after a step back, pages below this offset re-read on purpose
         self._overlap = 0  # records of the previous page this request re-reads
         self._stepped_back = False  # this request is a step back to re-find the cursor
         self._stalled = 0
+        self._blind_warned = False
         self._fingerprints: dict[int, None] = {}  # the last pages' fingerprints, in order
         self._after: str | None = None  # keyset: the last key yielded
 
@@ -176,7 +191,7 @@ class Paginator:
         if self.query.keyset:
             new = self._accept_keyset(items)
         elif self._key is None:
-            new = items
+            new = self._accept_blind(items, request_offset, page.has_more)
         else:
             new = self._accept_offset(items, request_offset, page.has_more)
         if self.query.max_items is not None:
@@ -228,44 +243,82 @@ class Paginator:
 
     # -- offset ---------------------------------------------------------------------------
 
+    def _check_repeat(
+        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool = True
+    ) -> None:
+        """Raise once ``STALL_PAGES`` pages in a row were pages the server had sent before.
+
+        A page that does not ``counts`` (ambiguous) neither adds to the run nor ends it.
+        """
+        repeated = fingerprint in self._fingerprints
+        self._fingerprints[fingerprint] = None
+        if len(self._fingerprints) > _FINGERPRINTS:
+            del self._fingerprints[next(iter(self._fingerprints))]
+        if not counts:
+            return
+        self._stalled = self._stalled + 1 if repeated else 0
+        if has_more and self._stalled >= STALL_PAGES:
+            hint = (
+                ""
+                if self._key is None
+                else "; numbers added before the cursor as fast as the walk moves (page_size "
+                "- overlap per request) look the same: pagination='keyset' follows those"
+            )
+            raise PaginationError(
+                f"the server sent pages it had already sent {self._stalled} times in a row "
+                f"(last at offset {request_offset}): it is not advancing{hint}"
+            )
+
+    def _accept_blind(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
+        """No identity in the records: yield all, fingerprint pages by content, say so."""
+        # Pages of alike records (say include_fields=["state"] with "state eq NY") repeat in
+        # a real walk: they are ambiguous, not a cycle. Per-record work only in this mode.
+        uniform = items.count(items[0]) == len(items) if items else True
+        page_json = json.dumps(items, sort_keys=True, default=str)
+        self._check_repeat(hash(page_json), request_offset, has_more, counts=not uniform)
+        if request_offset > 0:  # every boundary is unchecked: nothing to compare records by
+            self.stats.possible_gaps += 1
+            if not self._blind_warned:
+                self._blind_warned = True
+                self.warnings.append(
+                    "include_fields/exclude_fields leave out both did_sid and phonenumber: "
+                    "the walk cannot tell records apart, records may be missing or repeated"
+                )
+        return items
+
     def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
         key = self._key
         assert key is not None
         ids = _ids(items, key)
         stepped_back, self._stepped_back = self._stepped_back, False
-        fingerprint = hash(tuple(ids))
-        repeated = fingerprint in self._fingerprints
-        self._fingerprints[fingerprint] = None
-        if len(self._fingerprints) > _FINGERPRINTS:
-            del self._fingerprints[next(iter(self._fingerprints))]
-        self._stalled = self._stalled + 1 if repeated else 0
-        if has_more and self._stalled >= STALL_PAGES:
-            raise PaginationError(
-                f"the server sent pages it had already sent {self._stalled} times in a row "
-                f"(last at offset {request_offset}): it is not advancing"
-            )
+        self._check_repeat(hash(tuple(ids)), request_offset, has_more)
         # The cursor: the known record yielded last. Fast path: the page starts with the
         # last records yielded (the re-read overlap) and nothing after them is known.
-        cur, old = self._cur_set, self._old_set
+        cur, old, anchor = self._cur_set, self._old_set, self._anchor_set
         lead = 0
         while lead < len(ids) and ((i := ids[lead]) in cur or i in old) and i is not None:
             lead += 1
         rest = ids[lead:]
-        clear = cur.isdisjoint(rest) and old.isdisjoint(rest)
+        clear = cur.isdisjoint(rest) and old.isdisjoint(rest) and anchor.isdisjoint(rest)
         if clear and (lead == 0 or ids[:lead] == self._last_yielded(lead)):
             cursor = lead - 1
         else:  # rare: rank the known records the page holds by when they were yielded
-            rank = {x: r for r, x in enumerate(self._old + self._cur)}
+            # (anchored records not in the window were yielded before all that is)
+            rank = {x: r for r, x in enumerate(self._anchor + self._old + self._cur)}
             rank.pop(None, None)
             cursor = max(
                 (i for i, x in enumerate(ids) if x in rank), key=lambda i: rank[ids[i]], default=-1
             )
+            if stepped_back and cursor >= 0:
+                self._anchor = [x for x in ids[: cursor + 1] if x in rank]
+                self._anchor_set = set(self._anchor)
         known = bool(cur or old)
         if known and cursor < 0:
             if not stepped_back and request_offset > 0:
                 # Nothing known: the window slipped forward past the overlap. Set the page
                 # aside and step back to re-find the cursor.
                 self._stepped_back = True
+                self._reread_end = request_offset + len(items)
                 return []
             self.stats.possible_gaps += 1
             self.warnings.append(
@@ -276,24 +329,24 @@ class Paginator:
             self.stats.windows_healed += 1
         behind = cursor + 1
         tail = rest if behind == lead else ids[behind:]
-        if ((clear and behind == lead) or (cur.isdisjoint(tail) and old.isdisjoint(tail))) and len(
-            set(tail)
-        ) == len(tail):
+        if (
+            (clear and behind == lead)
+            or (cur.isdisjoint(tail) and old.isdisjoint(tail) and anchor.isdisjoint(tail))
+        ) and len(set(tail)) == len(tail):
             new, new_ids = (items[behind:], tail) if behind else (items, ids)
             dropped = 0
         else:
             new, new_ids, seen = [], [], set[Any]()
             for item, i in zip(items[behind:], tail, strict=True):
-                if i is not None and (i in cur or i in old or i in seen):
+                if i is not None and (i in cur or i in old or i in anchor or i in seen):
                     continue
                 if i is not None:
                     seen.add(i)
                 new.append(item)
                 new_ids.append(i)
             dropped = len(tail) - len(new)
-        if not stepped_back:  # a step back re-reads on purpose
-            dropped += max(0, behind - self._overlap)
-        self.stats.duplicates_dropped += dropped
+        if request_offset >= self._reread_end:  # a step back and what follows re-read on purpose
+            self.stats.duplicates_dropped += dropped + max(0, behind - self._overlap)
         self._remember(new_ids)
         return new
 

@@ -8,6 +8,7 @@ conditions ``phonenumber gt|lt <n>`` and ``state eq <s>``, honours field filteri
 calls a per-test ``mutate(live, request_number)`` before answering each request.
 """
 
+import asyncio
 import logging
 import random
 import re
@@ -250,6 +251,31 @@ async def test_offset_walk_heals_rentals_before_two_requests_in_a_row(hostile, m
     assert stats.windows_healed > 0 and stats.possible_gaps == 0
 
 
+@pytest.mark.parametrize(
+    ("page_size", "size", "k"),
+    [(10, 600, 2), (10, 600, 5), (1000, 8000, 2), (1000, 12_000, 250), (1000, 12_000, 500)],
+)
+async def test_offset_walk_heals_rentals_just_behind_the_cursor_before_every_request(
+    hostile, make_client, page_size, size, k
+):
+    # The k records just served are rented before every request: the offset stops moving,
+    # each step back lands on the same early records, and they must stay known (not be
+    # forgotten by the age of their yield and yielded again as "new").
+    live = Live(size, rng=random.Random(k))
+    base, seen = await hostile(lambda live, n: n > 1 and live.rent_just_before_cursor(k), live)
+    async with asyncio.timeout(60):
+        got, stats = await walk(make_client(base), page_size=page_size)
+    assert tally(got, live) == (0, 0)
+    # Far more yielded than the walk's window holds (fewer than six pages' worth), nothing
+    # twice; the numbers present throughout are the early ones it kept stepping back to.
+    assert len(got) > 6 * page_size
+    assert stats.possible_gaps == 0 and stats.complete
+    assert stats.windows_healed > 0
+    # The server never sent a record twice: what the walk re-read, it re-read on purpose.
+    assert stats.duplicates_dropped == 0
+    assert stats.requests == len(seen)
+
+
 async def test_offset_walk_heals_random_rentals_over_100k_records(hostile, make_client):
     # 0-20 numbers rented at random positions before every request (table row 2).
     live = Live(100_000, rng=random.Random(5))
@@ -261,6 +287,7 @@ async def test_offset_walk_heals_random_rentals_over_100k_records(hostile, make_
     got, stats = await walk(make_client(base), page_size=1000)
     assert tally(got, live) == (0, 0)
     assert stats.requests == len(seen) and stats.possible_gaps == 0
+    assert stats.windows_healed > 0 and stats.duplicates_dropped == 0  # re-reads are not dups
 
 
 async def test_offset_walk_heals_random_additions_before_every_request(hostile, make_client):
@@ -420,9 +447,10 @@ async def test_cycling_server_raises_within_a_few_requests(hostile, make_client)
 
     base, seen = await hostile(None, live, envelope_hook=hook)
     got = []
-    with pytest.raises(PaginationError, match="not advancing"):
-        async for d in make_client(base).available_dids(page_size=100):
-            got.append(d.phonenumber)
+    async with asyncio.timeout(30):
+        with pytest.raises(PaginationError, match="not advancing"):
+            async for d in make_client(base).available_dids(page_size=100):
+                got.append(d.phonenumber)
     assert len(seen) <= 2 + STALL_PAGES
     assert Counter(got).most_common(1)[0][1] == 1  # nothing yielded twice
 
@@ -438,9 +466,10 @@ async def test_cycling_disjoint_pages_raise_too(hostile, make_client):
 
     base, seen = await hostile(None, live, envelope_hook=hook)
     got = []
-    with pytest.raises(PaginationError):
-        async for d in make_client(base).available_dids(page_size=100):
-            got.append(d.phonenumber)
+    async with asyncio.timeout(30):
+        with pytest.raises(PaginationError):
+            async for d in make_client(base).available_dids(page_size=100):
+                got.append(d.phonenumber)
     assert len(seen) <= 2 + STALL_PAGES
     assert len(got) == len(set(got))
 
@@ -458,11 +487,93 @@ async def test_cycling_ring_longer_than_the_window_raises(hostile, make_client):
 
     base, seen = await hostile(None, live, envelope_hook=hook)
     got = []
-    with pytest.raises(PaginationError, match="not advancing"):
-        async for d in make_client(base).available_dids(page_size=100):
-            got.append(d.phonenumber)
+    async with asyncio.timeout(30):
+        with pytest.raises(PaginationError, match="not advancing"):
+            async for d in make_client(base).available_dids(page_size=100):
+                got.append(d.phonenumber)
     assert len(got) == len(set(got)) == 460
     assert len(seen) <= len(ring) + STALL_PAGES
+
+
+async def test_additions_as_fast_as_the_walk_moves_fail_loudly(hostile, make_client):
+    # Exactly page - overlap numbers added at the front before every request: every page
+    # is the first page again, at the next offset. That cannot be told from a server stuck
+    # on one page while echoing the offset, so offset mode raises (naming keyset), and
+    # keyset walks it exactly once.
+    overlap = min(OVERLAP, 10 // 4)
+    live = Live(600, rng=random.Random(12))
+    base, seen = await hostile(lambda live, n: n > 1 and live.add_at(0, 10 - overlap), live)
+    got = []
+    async with asyncio.timeout(30):
+        with pytest.raises(PaginationError, match=r"not advancing.*pagination='keyset'"):
+            async for d in make_client(base).available_dids(page_size=10):
+                got.append(d.phonenumber)
+    assert got == [r["phonenumber"] for r in live.records[-600:][:10]]  # the first page once
+    assert len(seen) == 1 + STALL_PAGES
+    live = Live(600, rng=random.Random(12))
+    base, _ = await hostile(lambda live, n: n > 1 and live.add_at(0, 10 - overlap), live)
+    async with asyncio.timeout(30):
+        got, stats = await walk(make_client(base), page_size=10, pagination="keyset")
+    assert tally(got, live) == (0, 0) and stats.complete
+
+
+def ab_cycle(a, b):
+    def hook(body, n):
+        body["items"] = [{k: v for k, v in r.items() if k in ("state",)} for r in (a, b)[n % 2]]
+        body["count"], body["has_more"] = len(body["items"]), True
+        return body
+
+    return hook
+
+
+async def test_cycling_server_raises_without_an_identity_field(hostile, make_client, caplog):
+    # include_fields=["state"]: no did_sid, no phonenumber. Pages are told apart by their
+    # content, so an A, B, A, B server still fails within a few requests.
+    live = Live(3000, rng=random.Random(8))
+    a, b = live.records[0:100], live.records[500:600]
+    base, seen = await hostile(None, live, envelope_hook=ab_cycle(a, b))
+    stream = make_client(base).available_dids(page_size=100, include_fields=["state"])
+    with caplog.at_level(logging.WARNING, logger="carrierx_async"):
+        async with asyncio.timeout(30):
+            with pytest.raises(PaginationError, match="not advancing"):
+                async for _ in stream:
+                    pass
+    assert len(seen) == 2 + STALL_PAGES
+    assert not stream.stats.complete  # nothing could be checked, and it says so
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "cannot tell records apart" in warnings[0]
+
+
+async def test_a_walk_without_identity_over_alike_records_is_not_a_cycle(
+    hostile, make_client, caplog
+):
+    # Every record reads {"state": "NY"}: each page looks like the last, legitimately.
+    live = Live(900, rng=random.Random(8))
+    base, seen = await hostile(None, live)
+    with caplog.at_level(logging.WARNING, logger="carrierx_async"):
+        async with asyncio.timeout(30):
+            got, stats = await walk(
+                make_client(base), filter="state eq NY", page_size=20, include_fields=["state"]
+            )
+    ny = sum(r["state"] == "NY" for r in live.records)
+    assert len(got) == ny and len(seen) == -(-ny // 20) > STALL_PAGES + 1
+    assert stats.possible_gaps == len(seen) - 1 and not stats.complete
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+async def test_a_record_twice_within_one_page_is_yielded_once(hostile, make_client):
+    live = Live(60, rng=random.Random(4))
+
+    def hook(body, n):
+        if n == 2:  # a new record of page 2 is sent twice within that page
+            body["items"][15] = dict(body["items"][12])
+        return body
+
+    base, _ = await hostile(None, live, envelope_hook=hook)
+    got, stats = await walk(make_client(base), page_size=20)
+    assert Counter(got).most_common(1)[0][1] == 1
+    assert stats.duplicates_dropped == 1
+    assert tally(got, live) == (1, 0)  # the record it replaced on the wire was never served
 
 
 async def test_page_longer_than_the_limit_is_refused(hostile, make_client):

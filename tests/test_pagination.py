@@ -280,3 +280,48 @@ def test_stats_start_at_zero_and_say_complete():
     assert s.complete
     s.possible_gaps = 1
     assert not s.complete
+
+
+def test_a_record_twice_within_the_first_page_is_yielded_once():
+    p = Paginator(build_query(page_size=8))
+    new, _ = p.accept(envelope("abcbdb", has_more=False))
+    assert [i["did_sid"] for i in new] == list("abcd")
+    assert p.stats.duplicates_dropped == 2
+
+
+def test_a_place_stepped_back_to_again_and_again_stays_known():
+    # Page 8, overlap 2: the two records just yielded are rented before every request, so
+    # each request slips, each step back lands on offset 0 and re-finds r000..r005 there,
+    # long after their yield has aged out of the window.
+    records = [f"r{i:03}" for i in range(200)]
+    p = Paginator(build_query(page_size=8))
+    got: list[str] = []
+    served_end = 0
+    while (request := p.next_request()) is not None:
+        offset, limit, _ = request
+        if got:  # rent the two records just before where the last page ended
+            del records[max(0, served_end - 2) : served_end]
+        page = served(records, offset, limit)
+        served_end = offset + len(page["items"])
+        got += [i["did_sid"] for i in p.accept(page)[0]]
+    assert len(got) == len(set(got)) > 20 * 2  # far more than the window holds
+    assert p.stats.possible_gaps == 0 and p.stats.duplicates_dropped == 0
+    assert len(p._cur) + len(p._old) + len(p._anchor) < 6 * 8  # still bounded
+
+
+def test_blind_pages_of_alike_records_do_not_count_as_repeats():
+    p = Paginator(build_query(page_size=2, include_fields=["state"]))
+    for _ in range(3 * STALL_PAGES):
+        new, _ = p.accept({"items": [{"state": "NY"}] * 2, "has_more": True, "offset": p.offset})
+        assert len(new) == 2
+    assert p.stats.possible_gaps == 3 * STALL_PAGES - 1 and not p.stats.complete
+    assert len(p.warnings) == 1
+
+
+def test_blind_cycle_raises():
+    p = Paginator(build_query(page_size=2, include_fields=["state"]))
+    pages = [[{"state": "NY"}, {"state": "CA"}], [{"state": "TX"}, {"state": "NY"}]]
+    with pytest.raises(PaginationError, match="4 times in a row"):
+        for n in range(2 + STALL_PAGES):
+            p.accept({"items": pages[n % 2], "has_more": True, "offset": p.offset})
+    assert n == 1 + STALL_PAGES
