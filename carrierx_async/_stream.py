@@ -72,8 +72,10 @@ class _Feed(Generic[T]):
         self._inline = len(queries) == 1 and prefetch == 0
         self._prefetch = max(prefetch, 1)
         self._tasks: list[asyncio.Task[None]] = []
-        self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        # (producer index, page | _DONE | error, whether the page's slot is already free)
+        self._queue: asyncio.Queue[tuple[int, Any, bool]] = asyncio.Queue()
         self._slots: list[asyncio.Semaphore] = []
+        self._waiting = False  # the consumer waits on an empty queue for the next page
         self._running = 0
         self._merge_seen: set[Any] | None = set() if len(queries) > 1 else None
         self._max_items = queries[0].max_items
@@ -124,11 +126,16 @@ class _Feed(Generic[T]):
             while True:
                 await slots.acquire()
                 page = await self._fetch(walker)
-                self._queue.put_nowait((index, _DONE if page is None else page))
                 if page is None:
+                    self._queue.put_nowait((index, _DONE, False))
                     return
+                handed = self._waiting  # the consumer takes this page the moment it wakes:
+                self._waiting = False  # free its slot here, and the next request goes out
+                self._queue.put_nowait((index, page, handed))  # in this same loop turn
+                if handed:
+                    slots.release()
         except Exception as exc:  # handed to the consumer, raised there
-            self._queue.put_nowait((index, exc))
+            self._queue.put_nowait((index, exc, False))
 
     def _start(self) -> None:
         self._running = len(self._walkers)
@@ -168,7 +175,14 @@ class _Feed(Generic[T]):
         if not self._tasks:
             self._start()
         while self._running:
-            index, got = await self._queue.get()
+            if self._queue.empty():
+                self._waiting = True
+                try:
+                    index, got, handed = await self._queue.get()
+                finally:
+                    self._waiting = False
+            else:
+                index, got, handed = self._queue.get_nowait()
             if index < 0 or self._error is not None or self._finished:
                 return None  # woken by aclose(); next() reports why
             if got is _DONE:
@@ -176,10 +190,13 @@ class _Feed(Generic[T]):
                 continue
             if isinstance(got, BaseException):
                 raise got
-            self._slots[index].release()
-            # Let the producer send its next request now, before the consumer works through
-            # this page without awaiting anything: otherwise "prefetch" starts too late.
-            await asyncio.sleep(0)
+            if not handed:
+                self._slots[index].release()
+                # Let the producer send its next request now, before the consumer works
+                # through this page without awaiting anything: otherwise "prefetch" starts
+                # too late. (A page handed to a waiting consumer freed its slot at once, so
+                # its producer has already sent the next request.)
+                await asyncio.sleep(0)
             page: Page[T] = got
             return page
         return None
@@ -219,7 +236,7 @@ class _Feed(Generic[T]):
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
-            self._queue.put_nowait((-1, _DONE))  # wake a consumer waiting for a page
+            self._queue.put_nowait((-1, _DONE, False))  # wake a consumer waiting for a page
 
 
 def _identity(item: Any) -> Any:

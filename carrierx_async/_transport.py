@@ -278,14 +278,19 @@ class Transport:
         limit = self._max_bytes
         declared = resp.content_length if "Content-Encoding" not in resp.headers else None
         size = 0 if declared is None else declared
+        content = resp.content
         chunks: list[bytes] = []
         while size <= limit:
-            chunk = await resp.content.readany()
+            chunk = await content.readany()
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
             if declared is None:
                 size += len(chunk)
+            if content.at_eof() and size <= limit:
+                # Whole body in hand: asking for the empty end-of-body chunk would cost
+                # loop turns (a small page usually arrives in one chunk).
+                return chunk if len(chunks) == 1 else b"".join(chunks)
         raise ResponseTooLargeError(
             f"the response body is over max_response_bytes={limit} ({limit / 2**20:g} MiB); "
             "pass Client(max_response_bytes=...) to raise the cap",
