@@ -2,14 +2,24 @@
 
     python benchmarks/soak.py [--records N] [--page-size 1000] [--seed S]
     python -W error benchmarks/soak.py --records 20000      # the CI smoke check
-    python benchmarks/soak.py --churn 50 [--pagination keyset] [--churn-at anywhere]
+    python benchmarks/soak.py --rent N|LO-HI --add N|LO-HI [--churn-at front|random|anywhere]
+        [--churn-times T] [--pagination offset|keyset]    # churn mode
+    python benchmarks/soak.py --churn K ...               # the same as --rent K --add K
 
-Churn mode (``--churn K``): instead of faults, the fake rents K numbers and adds K new ones
-after every request (``Churn(remove=K, add=K, at=--churn-at)``, seeded), while one stream
-walks ``--records`` (default 100,000 in this mode) with ``--pagination``. Reported: lost
-(numbers present throughout, i.e. in both the first and the last inventory, never
-received), duplicated (received more than once), the stream's ``stats`` and how many
-numbers were rented and added; exit status 1 if anything was lost or duplicated.
+Churn mode (``--rent`` or ``--add`` above 0): instead of faults, the fake rents N numbers
+and adds N new ones after every request (``Churn(remove=, add=, at=--churn-at, seed=)``;
+``LO-HI`` draws each request's count, seeded; ``--churn-times T``: after the first T
+requests only), while one stream walks with ``--pagination``. ``--churn-at front`` rents
+the first numbers of the list and adds in front of the first one left, ``random`` picks
+positions behind the cursor, ``anywhere`` (the default) in the whole inventory. With
+rentals, the inventory starts with ``--records`` (default 100,000 in this mode) extra
+numbers and churn stops once about that many were rented (with ``--churn-times``: as many
+extra as T requests can rent), so about ``--records`` are present throughout. Reported:
+lost (numbers present throughout, i.e. in both the first and the last inventory, by
+``did_sid``, never received), duplicated (received more than once), how many were rented
+and added, the stream's ``stats`` (``windows_healed``, ``possible_gaps``,
+``duplicates_dropped``) and a ``PaginationError`` that ended the walk; exit status 1 if
+anything was lost or duplicated or the stream failed.
 
 One ``Client`` walks an unfiltered ``FakeCarrierX(size=N + margin)`` (pages generated
 lazily) to the end. Every 1..``--max-gap`` (3) pages of records the consumer loop injects one
@@ -38,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import random
 import re
 import resource
@@ -49,7 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from carrierx_async import Client, RetryBudget
+from carrierx_async import CarrierXError, Client, RetryBudget
 from carrierx_async.testing import (
     Churn,
     Delay,
@@ -395,15 +406,54 @@ def positive(text: str) -> int:
     return value
 
 
+def count_range(text: str) -> tuple[int, int]:
+    """``N`` or ``LO-HI`` (numbers >= 0, LO <= HI)."""
+    lo, _, hi = text.replace("_", "").partition("-")
+    try:
+        bounds = int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or LO-HI, got {text!r}") from None
+    if bounds[0] < 0 or bounds[0] > bounds[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, got {text!r}")
+    return bounds
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--records", type=positive, help="at least this many (default 1,000,000; churn 100,000)"
     )
     p.add_argument(
-        "--churn", type=int, default=0, metavar="K", help="churn mode: rent and add K per request"
+        "--churn",
+        type=count_range,
+        metavar="K",
+        help="churn mode, balanced: the same as --rent K --add K",
     )
-    p.add_argument("--churn-at", choices=("random", "anywhere"), default="anywhere")
+    p.add_argument(
+        "--rent",
+        type=count_range,
+        metavar="N|LO-HI",
+        help="churn mode: rent N numbers after each request (LO-HI: seeded random per request)",
+    )
+    p.add_argument(
+        "--add",
+        type=count_range,
+        metavar="N|LO-HI",
+        help="churn mode: add N new numbers after each request (LO-HI as for --rent)",
+    )
+    p.add_argument(
+        "--churn-at",
+        choices=("front", "random", "anywhere"),
+        default="anywhere",
+        help="where churn rents and adds (the fake's Churn(at=...)); default anywhere",
+    )
+    p.add_argument(
+        "--churn-times",
+        type=int,
+        default=0,
+        metavar="T",
+        help="churn after the first T requests only (default 0: after every request)",
+    )
     p.add_argument("--pagination", choices=("offset", "keyset"), default="offset")
     p.add_argument("--page-size", type=int, default=1000, choices=range(1, 1001), metavar="1..1000")
     p.add_argument("--seed", type=int, default=20240611)
@@ -418,8 +468,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="records in the separate tracemalloc segment (capped at --records; 0: skip)",
     )
     args = p.parse_args(argv)
+    none = (0, 0)
+    args.rent = args.rent or args.churn or none
+    args.add = args.add or args.churn or none
+    args.churning = args.rent != none or args.add != none
+    if args.churn_times < 0:
+        p.error("--churn-times must be >= 0")
     if args.records is None:
-        args.records = 100_000 if args.churn else 1_000_000
+        args.records = 100_000 if args.churning else 1_000_000
     return args
 
 
@@ -557,53 +613,103 @@ async def main_async(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def churn_plan(args: argparse.Namespace) -> tuple[int, list[tuple[Churn, int]]]:
+    """The inventory size and the churn to queue, as ``(fault, times)``.
+
+    Rentals are capped so that about ``--records`` numbers are present throughout: the
+    inventory starts with ``--records`` more, and churn stops once about that many were
+    rented (or after ``--churn-times`` requests, and the inventory starts with what they
+    can rent more). Additions alone churn after every request.
+    """
+    (rent_lo, rent_hi), (add_lo, add_hi) = args.rent, args.add
+    rent_mean = (rent_lo + rent_hi) / 2
+    if args.churn_times:
+        times = args.churn_times
+        size = args.records + times * rent_hi
+    elif rent_hi:
+        times = math.ceil(args.records / rent_mean)
+        size = 2 * args.records
+    else:
+        times, size = 1 << 40, args.records
+    if rent_lo == rent_hi and add_lo == add_hi:
+        return size, [(Churn(remove=rent_lo, add=add_lo, at=args.churn_at, seed=args.seed), times)]
+    if times == 1 << 40:  # one fault a request: enough for any walk, heals cost a request or two
+        advance = max(1, args.page_size - min(10, args.page_size // 4) - add_hi)
+        times = 4 * (size // advance + 1) + 100
+    rng = random.Random(args.seed)
+    return size, [
+        (
+            Churn(
+                remove=rng.randint(rent_lo, rent_hi),
+                add=rng.randint(add_lo, add_hi),
+                at=args.churn_at,
+                seed=args.seed,
+            ),
+            1,
+        )
+        for _ in range(times)
+    ]
+
+
+def count_text(bounds: tuple[int, int]) -> str:
+    lo, hi = bounds
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
 async def churn_async(args: argparse.Namespace) -> int:
-    """Churn mode: one stream against an inventory that changes after every request."""
-    churn = Churn(remove=args.churn, add=args.churn, at=args.churn_at, seed=args.seed)
-    async with FakeCarrierX(size=args.records, seed=args.seed) as fake:
-        first = {r["phonenumber"] for r in fake.inventory}
-        fake.add_fault(churn, times=1 << 40)
+    """Churn mode: one stream against an inventory that changes after requests."""
+    size, faults = churn_plan(args)
+    error: BaseException | None = None
+    async with FakeCarrierX(size=size, seed=args.seed) as fake:
+        first = {r["did_sid"] for r in fake.inventory}
+        for churn, times in faults:
+            fake.add_fault(churn, times=times)
         async with Client(fake.token, base_url=fake.base_url) as client:
             dids = client.available_dids(page_size=args.page_size, pagination=args.pagination)
             received: Counter[str] = Counter()
             started = time.perf_counter()
-            async with dids:
-                async for did in dids:
-                    received[did.phonenumber or ""] += 1
+            try:
+                async with dids:
+                    async for did in dids:
+                        received[did.did_sid or ""] += 1
+            except CarrierXError as exc:
+                error = exc
             elapsed = time.perf_counter() - started
-        last = {r["phonenumber"] for r in fake.inventory}
+        last = {r["did_sid"] for r in fake.inventory}
         requests = len(fake.requests)
+        churned = sum(isinstance(r.fault, Churn) for r in fake.requests)
     throughout = first & last
     lost = len(throughout - received.keys())
     duplicated = sum(n - 1 for n in received.values())
     stats = dids.stats
-    failed = lost or duplicated
-    print(
-        "\n".join(
-            [
-                f"soak churn: --records {args.records:,} --page-size {args.page_size} "
-                f"--churn {args.churn} --churn-at {args.churn_at} "
-                f"--pagination {args.pagination} --seed {args.seed}",
-                f"inventory:   {len(first):,} at the start, {len(last):,} at the end; "
-                f"{len(first - last):,} rented, {len(last - first):,} added during the walk "
-                f"({requests:,} requests)",
-                f"received:    {sum(received.values()):,} records in {elapsed:.1f}s",
-                f"lost:        {lost:,} of the {len(throughout):,} present throughout",
-                f"duplicated:  {duplicated:,}",
-                f"stats:       requests {stats.requests:,}, retries {stats.retries:,}, "
-                f"duplicates dropped {stats.duplicates_dropped:,}, windows healed "
-                f"{stats.windows_healed:,}, possible gaps {stats.possible_gaps:,}",
-                "RESULT:      " + ("FAIL" if failed else "PASS"),
-            ]
-        ),
-        flush=True,
-    )
+    failed = bool(lost or duplicated or error)
+    times = f" --churn-times {args.churn_times}" if args.churn_times else ""
+    out = [
+        f"soak churn: --records {args.records:,} --page-size {args.page_size} "
+        f"--rent {count_text(args.rent)} --add {count_text(args.add)} "
+        f"--churn-at {args.churn_at}{times} --pagination {args.pagination} --seed {args.seed}",
+        f"inventory:   {len(first):,} at the start, {len(last):,} at the end; "
+        f"{len(first - last):,} rented, {len(last - first):,} added during the walk "
+        f"(churn after {churned:,} of {requests:,} requests)",
+        f"received:    {sum(received.values()):,} records in {elapsed:.1f}s",
+    ]
+    if error is not None:
+        out.append(f"STREAM FAILED: {type(error).__name__}: {error}")
+    out += [
+        f"lost:        {lost:,} of the {len(throughout):,} present throughout",
+        f"duplicated:  {duplicated:,}",
+        f"stats:       requests {stats.requests:,}, retries {stats.retries:,}, "
+        f"duplicates dropped {stats.duplicates_dropped:,}, windows healed "
+        f"{stats.windows_healed:,}, possible gaps {stats.possible_gaps:,}",
+        "RESULT:      " + ("FAIL" if failed else "PASS"),
+    ]
+    print("\n".join(out), flush=True)
     return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.churn:
+    if args.churning:
         return asyncio.run(churn_async(args))
     return asyncio.run(main_async(args))
 

@@ -8,34 +8,99 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.soak import parse_args
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("pagination", ["offset", "keyset"])
-def test_churn_mode_reports_lost_and_duplicated(pagination):
-    argv = ["--churn", "20", "--records", "3000", "--page-size", "200", "--seed", "3"]
+def soak(*argv: str) -> tuple[str, int]:
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     }
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "error",
-            str(ROOT / "benchmarks" / "soak.py"),
-            *argv,
-            "--pagination",
-            pagination,
-        ],
+        [sys.executable, "-W", "error", str(ROOT / "benchmarks" / "soak.py"), *argv],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
         check=False,
     )
-    out = proc.stdout
-    assert re.search(r"^lost:\s+0 of the [\d,]+ present throughout$", out, re.M), out + proc.stderr
-    assert re.search(r"^duplicated:\s+0$", out, re.M)
-    rented = int(re.search(r"([\d,]+) rented", out)[1].replace(",", ""))
-    assert rented > 100  # the inventory really changed under the walk
-    assert proc.returncode == 0 and out.rstrip().endswith("RESULT:      PASS")
+    return proc.stdout + proc.stderr, proc.returncode
+
+
+def figure(pattern: str, out: str) -> int:
+    match = re.search(pattern, out, re.M)
+    assert match, f"{pattern!r} not in:\n{out}"
+    return int(match[1].replace(",", ""))
+
+
+def assert_exactly_once(out: str, code: int) -> None:
+    assert re.search(r"^lost:\s+0 of the [\d,]+ present throughout$", out, re.M), out
+    assert re.search(r"^duplicated:\s+0$", out, re.M), out
+    assert figure(r"of the ([\d,]+) present throughout", out) >= 2000, out
+    assert code == 0 and "RESULT:      PASS" in out, out
+
+
+@pytest.mark.parametrize("pagination", ["offset", "keyset"])
+def test_churn_mode_reports_lost_and_duplicated(pagination):
+    argv = ["--churn", "20", "--records", "3000", "--page-size", "200", "--seed", "3"]
+    out, code = soak(*argv, "--pagination", pagination)
+    assert_exactly_once(out, code)
+    assert figure(r"([\d,]+) rented", out) > 100  # the inventory really changed under the walk
+    assert figure(r"([\d,]+) added during", out) > 100
+
+
+# What README "Live inventory" promises offset mode heals (nothing lost, nothing twice, no
+# possible gap); keyset mode is exactly once under any churn.
+SCENARIOS = {
+    # fewer than page_size - overlap (100 - 10) added in front of the cursor every request
+    "front-add": "--add 60 --churn-at front --page-size 100",
+    # about two pages less the overlap added at once (15 for pages of 10)
+    "front-add-once": "--add 15 --churn-at front --page-size 10 --churn-times 1",
+    # half a page rented at random behind the cursor every request
+    "rent-random": "--rent 50 --churn-at random --page-size 100",
+    # a page less one rented at once: the records just served
+    "rent-once": "--rent 99 --churn-at front --page-size 100 --churn-times 1",
+}
+
+
+@pytest.mark.parametrize("pagination", ["offset", "keyset"])
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_churn_scenarios_exactly_once(scenario, pagination):
+    argv = SCENARIOS[scenario].split()
+    out, code = soak(*argv, "--records", "3000", "--seed", "7", "--pagination", pagination)
+    assert_exactly_once(out, code)
+    rented = figure(r"([\d,]+) rented", out)
+    added = figure(r"([\d,]+) added during", out)
+    if "--rent" in argv:
+        assert added == 0 and rented == (int(argv[1]) if "once" in scenario else 3000)
+    else:
+        assert rented == 0 and added >= int(argv[1])
+    assert figure(r"possible gaps ([\d,]+)", out) == 0
+    if pagination == "offset":  # the walk really met the churn, and healed
+        assert figure(r"windows healed ([\d,]+)", out) >= 1
+        if "--add" in argv:
+            assert figure(r"duplicates dropped ([\d,]+)", out) >= int(argv[1])
+
+
+def test_beyond_what_offset_heals_is_reported():
+    """page_size - overlap added before every request: the walk stops, and says so."""
+    argv = ["--add", "8", "--churn-at", "front", "--page-size", "10", "--records", "2000"]
+    out, code = soak(*argv)
+    assert "STREAM FAILED: PaginationError" in out
+    assert figure(r"^lost:\s+([\d,]+)", out) > 0
+    assert code == 1 and "RESULT:      FAIL" in out
+
+
+def test_churn_flags():
+    args = parse_args(["--churn", "5"])
+    assert (args.rent, args.add, args.churn_at, args.churning) == ((5, 5), (5, 5), "anywhere", True)
+    assert args.records == 100_000
+    args = parse_args(["--churn", "5", "--add", "0"])
+    assert (args.rent, args.add) == ((5, 5), (0, 0))
+    args = parse_args(["--rent", "0-20", "--churn-at", "front"])
+    assert (args.rent, args.add, args.churn_at) == ((0, 20), (0, 0), "front")
+    args = parse_args([])
+    assert not args.churning and args.records == 1_000_000
+    with pytest.raises(SystemExit):
+        parse_args(["--rent", "20-3"])
