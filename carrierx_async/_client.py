@@ -1,8 +1,8 @@
 """The Client: configuration, lifecycle and the public calls.
 
 Requests go through ``_transport`` (one GET with retries and a deadline; with this module
-the only aiohttp importer) and streams through ``_stream`` (the prefetching feed and the
-iterators). Everything the client decides is delegated to the pure core (``_query``,
+the only aiohttp importer) and streams through ``_feed`` (the prefetching feed) and
+``_stream`` (the iterators). Everything the client decides is delegated to the pure core (``_query``,
 ``_sansio``, ``_retry``, ``_convert``).
 """
 
@@ -26,6 +26,7 @@ from ._errors import (
     FilterError,
     ResponseDecodeError,
 )
+from ._feed import _Feed
 from ._filters import Filter
 from ._models import AvailableDid
 from ._query import (
@@ -38,7 +39,7 @@ from ._query import (
 )
 from ._retry import RetryBudget, RetryPolicy
 from ._sansio import check_base_url
-from ._stream import AvailableDidStream, _Feed
+from ._stream import AvailableDidStream
 from ._transport import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,

@@ -1,17 +1,10 @@
-"""The prefetching feed and the iterator classes a stream is read through.
+"""The prefetching feed: the pages of a stream's queries, fetched ahead and merged.
 
 A ``_Feed`` walks one query per alternative of an ``|`` filter with a pure ``Paginator``,
 fetches up to ``prefetch`` pages ahead in producer tasks, merges the alternatives and
 de-duplicates across them. It counts what it did in one ``StreamStats`` and logs a
-WARNING once per stream when a walk reports a slip it could not heal.
-``AvailableDidStream``, ``PageIterator`` and ``ItemIterator`` own one feed each and hand
-out records or pages.
-
-A service shares its event loop with the stream, so no step holds it long: after parsing
-a big page the feed lets the loop turn, then decodes the page in slices with a turn
-before each (``DECODE_SLICE``). ``AvailableDidStream`` makes the AvailableDid objects of
-each slice of a page in one pass as it reaches that slice, so a page waiting to be read
-holds no instances for the collector to scan.
+WARNING once per stream when a walk reports a slip it could not heal. After parsing a big
+page it lets the event loop turn before the page is decoded (in slices, see ``_stream``).
 """
 
 from __future__ import annotations
@@ -20,13 +13,10 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-import attrs
-
-from ._convert import as_dids, decode_dids, decode_fields
 from ._errors import CarrierXError
-from ._models import AvailableDid, Page
+from ._models import Page
 from ._pagination import Paginator, StreamStats
 from ._query import Query
 
@@ -34,7 +24,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._transport import _Timeouts
 
-__all__ = ["PREFETCH_TASK", "AvailableDidStream", "ItemIterator", "PageIterator"]
+__all__ = ["DECODE_SLICE", "PREFETCH_TASK"]
 
 T = TypeVar("T")
 
@@ -43,6 +33,10 @@ logger = logging.getLogger("carrierx_async")
 _DONE: Final = object()
 #: Name prefix of the prefetch tasks a stream runs (visible in asyncio.all_tasks()).
 PREFETCH_TASK: Final = "carrierx_async prefetch"
+
+#: Records decoded between two turns of the event loop (a page of 1000 would otherwise
+#: hold the loop several times as long as parsing it did; benchmarks/README.md, row 6).
+DECODE_SLICE: Final = 250
 
 
 class _Feed(Generic[T]):
@@ -243,183 +237,3 @@ def _identity(item: Any) -> Any:
     if isinstance(item, dict):
         return item.get("did_sid") or item.get("phonenumber")
     return getattr(item, "did_sid", None) or getattr(item, "phonenumber", None)
-
-
-async def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
-    return items
-
-
-def _describe(queries: list[Query]) -> str:
-    """The query's arguments that differ from their defaults, as ``name=value`` words."""
-    first = queries[0]
-    words = []
-    for a in attrs.fields(Query):
-        value = getattr(first, a.name)
-        if a.name == "filter" and len(queries) > 1:
-            value = " | ".join(f"({q.filter})" for q in queries)
-        elif a.name == "filter" and value is not None:
-            value = str(value)
-        elif a.name == "extra_params":
-            value = dict(value)
-        if value != a.default and value != {}:
-            words.append(f"{a.name}={value!r}")
-    return " ".join(words)
-
-
-#: Records decoded between two turns of the event loop (a page of 1000 would otherwise
-#: hold the loop several times as long as parsing it did; benchmarks/README.md, row 6).
-DECODE_SLICE: Final = 250
-
-
-def _in_slices(decode: Callable[..., list[T]]) -> Callable[[list[Any]], Awaitable[list[T]]]:
-    """``decode`` a big page slice by slice, letting the event loop run before each slice."""
-
-    async def run(items: list[Any]) -> list[T]:
-        if len(items) <= DECODE_SLICE:
-            return decode(items)
-        done: list[T] = []
-        for start in range(0, len(items), DECODE_SLICE):
-            await asyncio.sleep(0)
-            done += decode(items[start : start + DECODE_SLICE], start=start)
-        return done
-
-    return run
-
-
-_decode_dids: Final = _in_slices(decode_dids)
-_decode_fields: Final = _in_slices(decode_fields)
-
-
-class _Stream(Generic[T]):
-    """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
-    cancelled when the stream is garbage collected."""
-
-    def __init__(self, make_feed: Callable[[], _Feed[Any]], description: str = "") -> None:
-        self._make_feed = make_feed
-        self._started: _Feed[Any] | None = None
-        self._description = description
-
-    def __repr__(self) -> str:
-        state = "not started" if self._started is None else "started"
-        words = " ".join(w for w in (self._description, f"({state})") if w)
-        return f"<{type(self).__name__} {words}>"
-
-    @property
-    def _feed(self) -> _Feed[Any]:
-        if self._started is None:
-            self._started = self._make_feed()
-        return self._started
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop the stream now and release its connection."""
-        await self._feed.aclose()
-
-    @property
-    def stats(self) -> StreamStats:
-        """What this stream did so far: requests, retries, records, duplicates, heals, gaps."""
-        return self._feed.stats
-
-    def __del__(self) -> None:
-        feed = getattr(self, "_started", None)
-        if feed is not None:
-            feed.cancel()
-
-
-class PageIterator(_Stream[T]):
-    """Pages of a stream, each holding the new records of one response."""
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Page[T]:
-        page = await self._feed.next()
-        if page is None:
-            raise StopAsyncIteration
-        return page
-
-
-class ItemIterator(_Stream[T]):
-    """Records of a stream, one by one."""
-
-    def __init__(
-        self,
-        make_feed: Callable[[], _Feed[Any]],
-        description: str = "",
-        wrap: Callable[[list[Any]], list[T]] | None = None,
-    ) -> None:
-        super().__init__(make_feed, description)
-        self._wrap = wrap  # makes a slice of a page's items as the first is handed out
-        self._page: list[Any] = []
-        self._next = 0  # where the page's next slice starts
-        self._items: list[Any] = []  # the rest of the current slice, last record first
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> T:
-        items = self._items
-        if not items:
-            items = await self._slice()
-        return items.pop()  # type: ignore[no-any-return]  # freed when the caller drops it
-
-    async def _slice(self) -> list[Any]:
-        """The next DECODE_SLICE records, made in one pass, with a loop turn before each
-        slice but a page's first (as when decoding)."""
-        while self._next >= len(self._page):
-            self._page = []  # all handed out: free the page before waiting for the next
-            page = await self._feed.next()
-            if page is None:
-                raise StopAsyncIteration
-            self._page, self._next = page.items, 0
-        start = self._next
-        if start:
-            await asyncio.sleep(0)  # nothing changed before it: a cancellation loses nothing
-        stop = start + DECODE_SLICE
-        items = self._page[start:stop]
-        self._page[start:stop] = [None] * len(items)  # the slice alone holds its records
-        self._next = stop
-        if self._wrap is not None:
-            items = self._wrap(items)
-        items.reverse()
-        self._items = items
-        return items
-
-
-class AvailableDidStream(ItemIterator[AvailableDid]):
-    """``async for did in client.available_dids(...)``: records, fetched lazily page by page.
-
-    Also ``.pages()`` for Page objects and ``.dicts()`` for plain JSON dicts. Use
-    ``async with`` (or ``await stream.aclose()``) to stop early deterministically;
-    a stream dropped after ``break`` cancels its prefetch as soon as it is collected.
-    """
-
-    def __init__(
-        self, client: Client, queries: list[Query], *, prefetch: int, timeouts: _Timeouts
-    ) -> None:
-        self._queries = queries
-        self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
-        # Records wait in their page as checked dicts and become AvailableDid objects a
-        # slice at a time as they are handed out: a page waiting in the stream holds no
-        # instances, and a consumer that keeps none leaves the collector less to do.
-        super().__init__(
-            functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_dids
-        )
-
-    @property
-    def query(self) -> Query:
-        """The validated query (the first alternative of an ``|`` filter)."""
-        return self._queries[0]
-
-    def pages(self) -> PageIterator[AvailableDid]:
-        """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(functools.partial(self._walk, decode=_decode_dids), self._description)
-
-    def dicts(self) -> ItemIterator[dict[str, Any]]:
-        """A fresh walk of the same query, yielding the records as plain dicts."""
-        return ItemIterator(functools.partial(self._walk, decode=_decode_dicts), self._description)

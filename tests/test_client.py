@@ -32,7 +32,7 @@ from carrierx_async import (
     ServerError,
     UnprocessableEntityError,
 )
-from carrierx_async._stream import PREFETCH_TASK
+from carrierx_async._feed import PREFETCH_TASK
 from carrierx_async.testing import (
     Churn,
     Delay,

@@ -18,7 +18,7 @@ from carrierx_async import (
     Filter,
     FilterError,
 )
-from carrierx_async._stream import PREFETCH_TASK
+from carrierx_async._feed import PREFETCH_TASK
 from carrierx_async.testing import EXTERNAL_SID_PREFIX, did_record
 
 TOKEN = "fake-token-not-a-secret"
