@@ -2,8 +2,8 @@
 
 Requests go through ``_transport`` (one GET with retries and a deadline; with this module
 the only aiohttp importer) and streams through ``_feed`` (the prefetching feed) and
-``_stream`` (the iterators). Everything the client decides is delegated to the pure core (``_query``,
-``_sansio``, ``_retry``, ``_convert``).
+``_stream`` (the iterators). Everything the client decides is delegated to the pure core
+(``_query``, ``_sansio``, ``_retry``, ``_convert``).
 """
 
 from __future__ import annotations
