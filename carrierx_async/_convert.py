@@ -72,6 +72,15 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(Capability, _structure_capability)
     conv.register_structure_hook(str, _structure_str)
+    # cattrs structures a list from any iterable: a JSON object ({} -> []) must not pass.
+    objects = conv.get_structure_hook(list[dict[str, Any]])
+
+    def structure_objects(value: Any, kind: type) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return objects(value, kind)  # type: ignore[no-any-return]
+
+    conv.register_structure_hook_func(lambda t: t == list[dict[str, Any]], structure_objects)
     did_fn = make_dict_structure_fn(
         AvailableDid,
         conv,

@@ -178,6 +178,9 @@ def test_pages_the_fast_path_declines_still_decode_as_before(items):
         ("attributes", "x"),
         ("transformations", [[]]),
         ("transformations", [None]),
+        ("transformations", {}),  # cattrs alone makes a list of any iterable: [] here
+        ("transformations", {"a": {}}),
+        ("transformations", "ab"),
     ],
 )
 def test_bad_value_on_a_big_page_names_the_record(field, value):
