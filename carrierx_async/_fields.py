@@ -126,7 +126,10 @@ class TextField(Field[str]):
     __slots__ = ()
 
     def like(self, pattern: str) -> Filter:
-        """SQL-style pattern: ``%`` any run of characters, ``_`` exactly one."""
+        """SQL-style pattern: ``%`` any run of characters, ``_`` exactly one.
+
+        Raises ``FilterError`` for a pattern that is not a ``str`` or cannot travel.
+        """
         return self._where("like", pattern)
 
 
@@ -142,7 +145,10 @@ class PhoneNumberField(TextField):
         zip: str | None = None,
         latlng: tuple[float | Decimal, float | Decimal] | None = None,
     ) -> Filter:
-        """Numbers near a place; pass exactly one keyword (see ``Filter.nearby``)."""
+        """Numbers near a place; pass exactly one keyword (see ``Filter.nearby``).
+
+        Raises ``FilterError`` for none or several keywords, or a value of the wrong form.
+        """
         return Filter(((nearby_condition(self.name, npa=npa, zip=zip, latlng=latlng),),))
 
 
@@ -158,7 +164,10 @@ class BitmaskField(Field[Capability | int]):
     __slots__ = ()
 
     def bit(self, mask: Capability | int) -> Filter:
-        """Every bit of ``mask`` (1..31) is set in the field."""
+        """Every bit of ``mask`` (1..31) is set in the field.
+
+        Raises ``FilterError`` for a mask that is not a ``Capability`` or an int in 1..31.
+        """
         return self._where("bit", mask)
 
 
@@ -174,7 +183,10 @@ class AttributesField(_Named):
     __slots__ = ()
 
     def __getitem__(self, key: str) -> TextField:
-        """The text field ``attributes.<key>``; a key of letters, digits, ``_`` and ``-``."""
+        """The text field ``attributes.<key>``; a key of letters, digits, ``_`` and ``-``.
+
+        Raises ``FilterError`` for a key that is not a ``str`` or holds other characters.
+        """
         return TextField(nested_name(self.name, key))
 
 

@@ -82,7 +82,17 @@ def test_no_public_signature_has_a_private_parameter():
 
 @pytest.mark.parametrize(
     "documented",
-    [Client, Client.available_dids, Client.get_available_did, Filter.raw, parse_filter],
+    [
+        Client,
+        Client.available_dids,
+        Client.get_available_did,
+        Filter.raw,
+        parse_filter,
+        type(F.state).like,
+        type(F.capabilities).bit,
+        type(F.phonenumber).nearby,
+        type(F.attributes).__getitem__,
+    ],
 )
 def test_raised_errors_are_named_and_exist(documented):
     doc = inspect.getdoc(documented)
