@@ -7,7 +7,7 @@ field is noticed. Errors name the record and the field that failed.
 Speed (benchmarks/README.md): JSON is parsed by orjson, with the garbage collector
 paused meanwhile. A page of records goes first to the page-at-once fast path in
 ``_page_decoder`` (no Python code run per record); ``decode_fields`` stops before making
-the instances, which ``as_did`` makes one at a time, as a stream hands records out.
+the instances, which ``as_dids`` makes a slice at a time, as a stream hands records out.
 Decoding takes ownership of the dicts. A page the fast path cannot vouch for is decoded
 again record by record by cattrs with detailed validation, which accepts exactly what it
 accepted before and raises the precise error.
@@ -28,14 +28,12 @@ from ._models import DID_FIELDS, AvailableDid, Capability, Page
 from ._page_decoder import (
     Fallback,
     PageDecoder,
-    as_did,
     as_dids,
     fast_path_possible,
     parse_decimal,
 )
 
 __all__ = [
-    "as_did",
     "as_dids",
     "decode_did",
     "decode_dids",
@@ -215,7 +213,7 @@ def decode_fields(
 ) -> list[dict[str, Any]]:
     """Check and type raw records, each becoming the ``__dict__`` of its AvailableDid.
 
-    ``as_did`` makes the instance; streams do that only as they hand a record out, so a
+    ``as_dids`` makes the instances; streams do that only as they hand records out, so a
     page of records waiting to be read holds no instances for the garbage collector to
     scan. Takes over the dicts. ``items`` may be a slice of a page beginning at
     ``items[start]``: errors give the record's index in the whole page.

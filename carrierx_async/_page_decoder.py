@@ -19,7 +19,7 @@ import attrs
 
 from ._models import DID_FIELDS, AvailableDid, Capability
 
-__all__ = ["Fallback", "PageDecoder", "as_did", "as_dids", "fast_path_possible", "parse_decimal"]
+__all__ = ["Fallback", "PageDecoder", "as_dids", "fast_path_possible", "parse_decimal"]
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -136,7 +136,7 @@ class PageDecoder:
         return shape
 
     def fields(self, items: list[Any]) -> list[dict[str, Any]]:
-        """The records as their instances' ``__dict__`` (see ``as_did``), or Fallback."""
+        """The records as their instances' ``__dict__`` (see ``as_dids``), or Fallback."""
         if not items:
             return []
         if not _DICT_ONLY.issuperset(map(type, items)):
@@ -202,13 +202,6 @@ def _capabilities(col: Sequence[Any]) -> list[Capability | None]:
         raise Fallback from None
 
 
-def as_did(fields: dict[str, Any]) -> AvailableDid:
-    """The AvailableDid whose ``__dict__`` is ``fields`` (from ``decode_fields``), uncopied."""
-    did: AvailableDid = _new(AvailableDid)
-    _set_dict(did, fields)
-    return did
-
-
 _new: Final = object.__new__
 # The instances' __dict__ descriptor, called directly: a little cheaper than setattr.
 _set_dict: Final[Callable[[AvailableDid, dict[str, Any]], None]] = vars(AvailableDid)[
@@ -217,7 +210,8 @@ _set_dict: Final[Callable[[AvailableDid, dict[str, Any]], None]] = vars(Availabl
 
 
 def as_dids(records: list[dict[str, Any]]) -> list[AvailableDid]:
-    """``as_did`` of each record, in two C-level passes."""
+    """The AvailableDid whose ``__dict__`` is each record (from ``decode_fields``), uncopied,
+    in two C-level passes."""
     dids: list[AvailableDid] = list(map(_new, repeat(AvailableDid, len(records))))
     deque(map(_set_dict, dids, records), 0)
     return dids

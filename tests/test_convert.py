@@ -318,7 +318,7 @@ def test_valid_full_records_take_the_fast_path(items):
 
 import gc  # noqa: E402
 
-from carrierx_async._convert import as_did, decode_fields, decode_json  # noqa: E402
+from carrierx_async._convert import as_dids, decode_fields, decode_json  # noqa: E402
 
 
 def _big_body(n=3000):
@@ -367,7 +367,7 @@ def test_fields_become_the_same_records_as_decode_dids():
     items[4] = {"phonenumber": "15160000004"}  # another shape: the precise path
     fields = decode_fields(copy.deepcopy(items))
     assert all(type(f) is dict for f in fields)
-    dids = [as_did(f) for f in fields]
+    dids = as_dids(fields)
     _same(dids, _slow(items))
     assert dids[4].present_fields == {"phonenumber"} and dids[4].price is None
     assert vars(dids[0]) is fields[0]  # no copy
