@@ -29,6 +29,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._convert import decode_json
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -42,9 +43,10 @@ from ._errors import (
     scrub_error,
     scrub_text,
 )
+from ._json_slices import join, slices
 from ._pagination import StreamStats
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
-from ._sansio import decipher, error_from_response
+from ._sansio import error_from_response, expect_json
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 
@@ -260,7 +262,13 @@ class Transport:
             error = error_from_response(status, resp_headers, body, url=str(url))
             retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
             return _Failure(status, retry_after, error)
-        return decipher(status, resp_headers, body, url=str(url))
+        expect_json(status, resp_headers, body, url=str(url))
+        docs = slices(body)
+        if docs is not None:
+            data = await _parse_in_slices(docs, status)
+            if data is not None:
+                return data
+        return decode_json(body, status=status)
 
     def _log(self, level: int, msg: str, *args: object) -> None:
         """Log one record with every text argument scrubbed of the token.
@@ -296,6 +304,20 @@ class Transport:
             "pass Client(max_response_bytes=...) to raise the cap",
             status=resp.status,
         )
+
+
+async def _parse_in_slices(docs: list[bytes], status: int) -> Any:
+    """The JSON of a big body cut by ``slices``, a loop turn between pieces; None when a
+    piece does not parse (the caller then parses the body whole, and reports its error)."""
+    parsed: list[Any] = []
+    for doc in docs:
+        if parsed:
+            await asyncio.sleep(0)
+        try:
+            parsed.append(decode_json(doc, status=status))
+        except ResponseDecodeError:
+            return None
+    return join(parsed)
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ CORE = frozenset(
         "_query",
         "_convert",
         "_page_decoder",
+        "_json_slices",
         "_sansio",
         "_pagination",
         "_retry",
