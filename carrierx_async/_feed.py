@@ -3,8 +3,9 @@
 A ``_Feed`` walks one query per alternative of an ``|`` filter with a pure ``Paginator``,
 fetches up to ``prefetch`` pages ahead in producer tasks, merges the alternatives and
 de-duplicates across them. It counts what it did in one ``StreamStats`` and logs a
-WARNING once per stream when a walk reports a slip it could not heal. After parsing a big
-page it lets the event loop turn before the page is decoded (in slices, see ``_stream``).
+WARNING once per stream when a walk reports a slip it could not heal. After the transport
+has parsed a big page (in pieces) it lets the event loop turn before the page is decoded
+(in slices, see ``_stream``).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class _Feed(Generic[T]):
     async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | None:
         """One response through the walk: its new records, or None for a page set aside."""
         if limit > DECODE_SLICE:
-            await asyncio.sleep(0)  # parsing a big page held the loop: let it turn first
+            await asyncio.sleep(0)  # parsing its last piece held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
         if walker.warnings:
             if not self._warned:  # once per stream; stats count every one

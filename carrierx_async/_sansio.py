@@ -15,7 +15,7 @@ from yarl import URL
 from ._convert import decode_json, excerpt
 from ._errors import APIError, ConfigurationError, ResponseDecodeError, error_for_status
 
-__all__ = ["check_base_url", "decipher", "error_from_response", "expect_json"]
+__all__ = ["check_base_url", "error_from_response", "expect_json"]
 
 #: How much of an error body an APIError keeps.
 _ERROR_BODY: Final = 200
@@ -85,14 +85,11 @@ _REASONS: Final = {
 }
 
 
-def decipher(status: int, headers: Mapping[str, str], body: bytes, *, url: str = "") -> Any:
-    """The parsed JSON of a 2xx response; raise the matching error otherwise."""
-    expect_json(status, headers, body, url=url)
-    return decode_json(body, status=status)
-
-
 def expect_json(status: int, headers: Mapping[str, str], body: bytes, *, url: str = "") -> None:
-    """Raise what ``decipher`` raises for a response that is not a 2xx JSON one."""
+    """Raise the matching error for a response that is not a 2xx JSON one.
+
+    The shell then parses the body (``_convert.decode_json``, or in pieces).
+    """
     if not 200 <= status < 300:
         raise error_from_response(status, headers, body, url=url)
     ctype = headers.get("Content-Type", "")

@@ -3,11 +3,11 @@
 ``AvailableDidStream``, ``PageIterator`` and ``ItemIterator`` own one ``_Feed`` each (see
 ``_feed``) and hand out records or pages.
 
-A service shares its event loop with the stream, so no step holds it long: the feed lets
-the loop turn after parsing a big page, the page is then decoded in slices with a turn
-before each (``DECODE_SLICE``), and ``AvailableDidStream`` makes the AvailableDid objects of
-each slice of a page in one pass as it reaches that slice, so a page waiting to be read
-holds no instances for the collector to scan.
+A service shares its event loop with the stream, so no step holds it long: a big page is
+parsed in pieces (``_json_slices``), the feed lets the loop turn after it, the page is then
+decoded in slices with a turn before each (``DECODE_SLICE``), and ``AvailableDidStream``
+makes the AvailableDid objects of each slice of a page in one pass as it reaches that
+slice, so a page waiting to be read holds no instances for the collector to scan.
 """
 
 from __future__ import annotations

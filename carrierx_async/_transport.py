@@ -2,8 +2,9 @@
 
 With ``_client`` it is one of the two modules that import aiohttp. A ``Transport`` owns (or
 borrows) the aiohttp session, adds the credential, and turns every attempt into parsed
-JSON or a ``_Failure`` that the pure retry policy (``_retry.decide``) judges; what to
-raise for a response is decided in ``_sansio``.
+JSON (a big body in pieces with loop turns between, see ``_json_slices``) or a
+``_Failure`` that the pure retry policy (``_retry.decide``) judges; what to raise for a
+response is decided in ``_sansio``.
 
 Limits it enforces: at most ``max_concurrency`` attempts of one client in flight (a FIFO
 semaphore held around each attempt, so waiting calls are served in arrival order); a body
@@ -263,12 +264,7 @@ class Transport:
             retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
             return _Failure(status, retry_after, error)
         expect_json(status, resp_headers, body, url=str(url))
-        docs = slices(body)
-        if docs is not None:
-            data = await _parse_in_slices(docs, status)
-            if data is not None:
-                return data
-        return decode_json(body, status=status)
+        return await _parse(body, status)
 
     def _log(self, level: int, msg: str, *args: object) -> None:
         """Log one record with every text argument scrubbed of the token.
@@ -306,18 +302,24 @@ class Transport:
         )
 
 
-async def _parse_in_slices(docs: list[bytes], status: int) -> Any:
-    """The JSON of a big body cut by ``slices``, a loop turn between pieces; None when a
-    piece does not parse (the caller then parses the body whole, and reports its error)."""
-    parsed: list[Any] = []
-    for doc in docs:
-        if parsed:
-            await asyncio.sleep(0)
-        try:
-            parsed.append(decode_json(doc, status=status))
-        except ResponseDecodeError:
-            return None
-    return join(parsed)
+async def _parse(body: bytes, status: int) -> Any:
+    """The body's JSON. A big one is parsed in the pieces ``slices`` cuts, with a loop turn
+    between them; if a piece does not parse, the body is parsed whole (and its error told)."""
+    docs = slices(body)
+    if docs is not None:
+        parsed: list[Any] = []
+        for doc in docs:
+            if parsed:
+                await asyncio.sleep(0)
+            try:
+                parsed.append(decode_json(doc, status=status))
+            except ResponseDecodeError:
+                break
+        else:
+            data = join(parsed)
+            if data is not None:
+                return data
+    return decode_json(body, status=status)
 
 
 def _describe(exc: BaseException) -> str:

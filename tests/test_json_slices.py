@@ -239,3 +239,15 @@ async def test_a_broken_big_body_fails_as_the_whole_parse_does(serve):
         with pytest.raises(ResponseDecodeError) as caught:
             await client.available_dids(page_size=1000).__anext__()
     assert str(whole.value) in str(caught.value)  # the whole body's error, not a piece's
+
+
+async def test_a_big_body_whose_pieces_do_not_join_is_parsed_whole(serve):
+    # Every piece parses, but a later "items" key wins in the whole parse, as in orjson.
+    _, envelope = big_page(1000)
+    body = orjson.dumps(envelope)[:-1] + b',"items":5}'
+    assert orjson.loads(body)["items"] == 5
+    assert slices(body) is not None
+    base = await serve_body(serve, body)
+    async with Client(token=TOKEN, base_url=base) as client:
+        with pytest.raises(ResponseDecodeError, match="no 'items' array"):
+            await client.available_dids(page_size=1000).__anext__()

@@ -15,8 +15,9 @@ from carrierx_async import (
     ResponseDecodeError,
     ServerError,
 )
+from carrierx_async._convert import decode_json
 from carrierx_async._query import build_query
-from carrierx_async._sansio import check_base_url, decipher, error_from_response
+from carrierx_async._sansio import check_base_url, error_from_response, expect_json
 
 JSON = {"Content-Type": "application/json"}
 
@@ -104,14 +105,15 @@ def test_redirect_is_an_error_not_followed():
     assert "not followed" in str(err) and "evil.example" in str(err)
 
 
-def test_decipher_wrong_content_type():
+def test_expect_json_wrong_content_type():
     with pytest.raises(ResponseDecodeError, match="content type 'text/html'") as info:
-        decipher(200, {"Content-Type": "text/html"}, b"<html>oops</html>")
+        expect_json(200, {"Content-Type": "text/html"}, b"<html>oops</html>")
     assert info.value.status == 200 and "oops" in str(info.value)
 
 
-def test_decipher_returns_json():
-    assert decipher(200, JSON, b'{"items": []}') == {"items": []}
+def test_a_2xx_json_response_passes_and_parses():
+    assert expect_json(200, JSON, b'{"items": []}') is None
+    assert decode_json(b'{"items": []}') == {"items": []}
 
 
 def test_params_are_plain_text_for_yarl_to_encode():
