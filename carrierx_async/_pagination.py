@@ -44,7 +44,7 @@ PaginationError. Records present throughout arrive exactly once, in order.
 from __future__ import annotations
 
 import json
-from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final
 
 import attrs
@@ -65,8 +65,6 @@ STALL_PAGES: Final = 4
 _STEP_BACK: Final = 2
 #: Page fingerprints remembered for cycle detection (one int per page: flat memory).
 _FINGERPRINTS: Final = 4096
-
-_KEY_TYPES: Final = frozenset({str, type(None)})
 
 
 @attrs.define
@@ -104,11 +102,10 @@ def _identity_of(item: Any, key: str) -> str | None:
 
 
 def _ids(items: list[Any], key: str) -> list[str | None]:
-    try:  # one C-level pass; the per-item path only for odd pages
-        ids: list[Any] = list(map(dict.get, items, repeat(key)))
-        if not _KEY_TYPES.issuperset(map(type, ids)):
-            raise TypeError
-    except TypeError:
+    try:  # C-level passes (the join proves every identity a str); per item only for odd pages
+        ids: list[Any] = list(map(itemgetter(key), items))
+        "".join(ids)
+    except (KeyError, TypeError):
         ids = [_identity_of(item, key) for item in items]
     return ids
 
@@ -138,6 +135,7 @@ class Paginator:
         self._key = KEYSET_FIELD if query.keyset else key_field(query)
         # The identities of the last records yielded, in yield order (which is server
         # order), in two generations: the current one and the one before.
+        # (None, a record without an identity, is in the lists, never in the sets).
         self._cur: list[Any] = []
         self._cur_set: set[Any] = set()
         self._old: list[Any] = []
@@ -292,28 +290,34 @@ class Paginator:
         ids = _ids(items, key)
         stepped_back, self._stepped_back = self._stepped_back, False
         self._check_repeat(hash(tuple(ids)), request_offset, has_more)
+        cur, old, anchor = self._cur_set, self._old_set, self._anchor_set
+        had_known = bool(self._cur or self._old)
         # The cursor: the known record yielded last. Fast path: the page starts with the
         # last records yielded (the re-read overlap) and nothing after them is known.
-        cur, old, anchor = self._cur_set, self._old_set, self._anchor_set
         lead = 0
-        while lead < len(ids) and ((i := ids[lead]) in cur or i in old) and i is not None:
+        while lead < len(ids) and ((i := ids[lead]) in cur or i in old):  # None is in neither
             lead += 1
         rest = ids[lead:]
-        clear = cur.isdisjoint(rest) and old.isdisjoint(rest) and anchor.isdisjoint(rest)
-        if clear and (lead == 0 or ids[:lead] == self._last_yielded(lead)):
-            cursor = lead - 1
-        else:  # rare: rank the known records the page holds by when they were yielded
-            # (anchored records not in the window were yielded before all that is)
-            rank = {x: r for r, x in enumerate(self._anchor + self._old + self._cur)}
-            rank.pop(None, None)
-            cursor = max(
-                (i for i, x in enumerate(ids) if x in rank), key=lambda i: rank[ids[i]], default=-1
-            )
-            if stepped_back and cursor >= 0:
-                self._anchor = [x for x in ids[: cursor + 1] if x in rank]
-                self._anchor_set = set(self._anchor)
-        known = bool(cur or old)
-        if known and cursor < 0:
+        if (lead or not had_known) and ids[:lead] == self._last_yielded(lead) and self._add(rest):
+            if had_known and lead != self._overlap:  # (after a step back the overlap is 0)
+                self.stats.windows_healed += 1
+            if request_offset >= self._reread_end:
+                self.stats.duplicates_dropped += max(0, lead - self._overlap)
+            self._cur += rest
+            self._rotate()
+            return items[lead:] if lead else items
+        # Rare: rank the known records the page holds by when they were yielded (anchored
+        # records not in the window were yielded before all that is).
+        rank = {x: r for r, x in enumerate(self._anchor + self._old + self._cur)}
+        rank.pop(None, None)
+        cursor = max(
+            (i for i, x in enumerate(ids) if x in rank), key=lambda i: rank[ids[i]], default=-1
+        )
+        if stepped_back and cursor >= 0:
+            self._anchor = [x for x in ids[: cursor + 1] if x in rank]
+            self._anchor_set = set(self._anchor)
+            anchor = self._anchor_set
+        if had_known and cursor < 0:
             if not stepped_back and request_offset > 0:
                 # Nothing known: the window slipped forward past the overlap. Set the page
                 # aside and step back to re-find the cursor.
@@ -325,43 +329,55 @@ class Paginator:
                 f"the inventory changed too much between two requests at offset "
                 f"{request_offset}: records may be missing or repeated"
             )
-        elif known and (stepped_back or cursor != self._overlap - 1):
+        elif had_known and (stepped_back or cursor != self._overlap - 1):
             self.stats.windows_healed += 1
         behind = cursor + 1
-        tail = rest if behind == lead else ids[behind:]
-        if (
-            (clear and behind == lead)
-            or (cur.isdisjoint(tail) and old.isdisjoint(tail) and anchor.isdisjoint(tail))
-        ) and len(set(tail)) == len(tail):
-            new, new_ids = (items[behind:], tail) if behind else (items, ids)
-            dropped = 0
-        else:
-            new, new_ids, seen = [], [], set[Any]()
-            for item, i in zip(items[behind:], tail, strict=True):
-                if i is not None and (i in cur or i in old or i in anchor or i in seen):
-                    continue
-                if i is not None:
-                    seen.add(i)
-                new.append(item)
-                new_ids.append(i)
-            dropped = len(tail) - len(new)
+        new, new_ids, seen = [], [], set[Any]()
+        for item, i in zip(items[behind:], ids[behind:], strict=True):
+            if i is not None and (i in cur or i in old or i in anchor or i in seen):
+                continue
+            if i is not None:
+                seen.add(i)
+            new.append(item)
+            new_ids.append(i)
         if request_offset >= self._reread_end:  # a step back and what follows re-read on purpose
+            dropped = len(ids) - behind - len(new)
             self.stats.duplicates_dropped += dropped + max(0, behind - self._overlap)
-        self._remember(new_ids)
+        cur |= seen
+        self._cur += new_ids
+        self._rotate()
         return new
+
+    def _add(self, rest: list[Any]) -> bool:
+        """Add ``rest`` to the window's sets if none is known (to the window or the anchor),
+        none is None and none repeats; else leave them as they were and say False.
+
+        For the current generation one pass does the check and the insert: its set grows
+        by exactly as many as were added only if all were new to it and distinct.
+        """
+        cur = self._cur_set
+        anchor = self._anchor_set  # usually empty: then not even iterated
+        if not self._old_set.isdisjoint(rest) or (anchor and not anchor.isdisjoint(rest)):
+            return False
+        size = len(cur)
+        cur.update(rest)
+        if len(cur) - size == len(rest) and None not in cur:
+            return True
+        cur.clear()  # rare: rebuild the set from the yield order
+        cur.update(self._cur)
+        cur.discard(None)
+        return False
 
     def _last_yielded(self, n: int) -> list[Any]:
         """The identities of the last ``n`` records yielded, oldest first."""
-        if len(self._cur) >= n:
-            return self._cur[-n:]
-        return (self._old + self._cur)[-n:]
+        cur = self._cur
+        if n <= len(cur):
+            return cur[len(cur) - n :]
+        return self._old[max(0, len(self._old) - (n - len(cur))) :] + cur
 
-    def _remember(self, ids: list[Any]) -> None:
-        """Add yielded identities to the window: a generation rotates once it holds two
-        pages' worth, so at least two and fewer than five pages' worth are known."""
-        self._cur += ids
-        self._cur_set.update(ids)
-        self._cur_set.discard(None)
+    def _rotate(self) -> None:
+        """Age the window: a generation rotates once it holds two pages' worth, so at
+        least two and fewer than five pages' worth are known."""
         if len(self._cur) >= 2 * self.query.page_size:
             self._old, self._old_set = self._cur, self._cur_set
             self._cur, self._cur_set = [], set()

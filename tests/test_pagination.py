@@ -325,3 +325,43 @@ def test_blind_cycle_raises():
         for n in range(2 + STALL_PAGES):
             p.accept({"items": pages[n % 2], "has_more": True, "offset": p.offset})
     assert n == 1 + STALL_PAGES
+
+
+def test_a_record_without_an_identity_is_never_dropped_even_when_re_read():
+    # Page 8, overlap 2: the first page ends with a record lacking did_sid, and the next
+    # request re-reads it. It cannot be told from a new record, so it is yielded again.
+    first = envelope("abcdefg", has_more=True, offset=0)
+    first["items"].append({"phonenumber": "1x"})
+    second = envelope("hijklm", has_more=False, offset=6)
+    second["items"][:0] = [{"did_sid": "g", "phonenumber": "1g"}, {"phonenumber": "1x"}]
+    p = Paginator(build_query(page_size=8))
+    got = p.accept(first)[0] + p.accept(second)[0]
+    assert [i.get("did_sid") for i in got] == [*"abcdefg", None, None, *"hijklm"]
+
+
+def test_an_anchored_record_later_in_a_page_is_not_yielded_again():
+    # A record a step back re-found (an anchor) and that has left the window stays known:
+    # met again after new records, in a page that otherwise follows on, it is dropped.
+    p = Paginator(build_query(page_size=8))
+    p.accept(envelope("abcdefgh", has_more=True, offset=0))
+    p._anchor, p._anchor_set = ["z"], {"z"}
+    new, _ = p.accept(envelope("ghijzklm", has_more=True, offset=6))
+    assert [i["did_sid"] for i in new] == list("ijklm")
+
+
+def test_a_step_back_that_lands_on_the_overlap_counts_as_healed():
+    # Page 8, overlap 2. After r000..r019 are yielded, r002..r017 are rented: the next page
+    # holds nothing known, the walk steps back to offset 2, and that page starts exactly
+    # with the two records yielded last, as a plain next page would.
+    records = [f"r{i:03}" for i in range(100)]
+    p = Paginator(build_query(page_size=8))
+    got: list[str] = []
+    for _ in range(3):
+        offset, limit, _ = p.next_request()
+        got += [i["did_sid"] for i in p.accept(served(records, offset, limit))[0]]
+    assert got[-1] == "r019"
+    del records[2:18]
+    while (request := p.next_request()) is not None:
+        got += [i["did_sid"] for i in p.accept(served(records, request[0], request[1]))[0]]
+    assert got == [f"r{i:03}" for i in range(100)]
+    assert p.stats.windows_healed == 1 and p.stats.possible_gaps == 0
