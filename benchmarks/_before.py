@@ -1,27 +1,36 @@
-"""What a change costs: typed records streamed by two variants of the client.
+"""What a change costs: typed records streamed by several variants of the client.
 
-The full run's row 7 measures the safety work (size cap, churn healing, cycle detection;
-issues 10 and 11) in this tree: this tree's ``carrierx_async`` against a private copy of
-it in which the safety work is switched off (``switch_off_safety``). The copy is taken
-from the working tree when the row runs (uncommitted files too), imported as
-``carrierx_async_unsafe`` and patched; the real package is never touched. Before timing,
-both must stream every record, and the copy must be seen to run without the safety work
-(``check_safety_off``), so the row cannot compare two identical things.
+The full run's row 7 measures the safety work issues 10 and 11 added (size cap, churn
+healing, cycle detection) in this tree: this tree's ``carrierx_async`` against private
+copies of it (``load_tree``, taken from the working tree when the row runs, uncommitted
+files too), each imported under its own name and patched by ``switch_off_safety``; the
+real package is never touched. "Before" walks as 0.1 did: the re-read overlap and the
+de-duplication of what the previous page held were there before the safety work, so they
+stay. A second copy has no identity work at all (info: what the whole walk costs), and an
+unpatched third copy measures the noise floor. Before timing, every copy must stream
+every record and be seen to run without what it claims to lack (``check_safety_off``),
+so the row cannot compare two identical things.
 
 ``python -m benchmarks --before REF`` compares this tree with ``REF`` instead: that
 version is exported (``git archive``) into a temporary directory and imported under its
-own name. Either way both variants stream the same records, interleaved. The row's figure
-is the ratio of client CPU time per record (``time.thread_time``; the server runs in
-another process), which other jobs on a shared machine disturb far less than the
-wall-clock rate, printed beside it. Target for the safety work: at most 3% of typed
-throughput, so ``after / before >= 0.97``.
+own name.
+
+The variants stream the same records, interleaved, in many short rounds (``interleave``),
+with the client and the server process pinned to a CPU each (``pinned``). The figure is
+the median per-round ratio of client CPU time per record (``time.thread_time``; the
+server runs in another process), which other jobs on a shared machine disturb far less
+than the wall-clock rate, printed beside it. This tree and its unpatched copy run the
+same code: their rates are pooled per round (``_pooled``). Target for the safety work: at
+most 3% of typed throughput, so ``after / before >= 0.97``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,7 +38,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
@@ -49,7 +58,9 @@ __all__ = [
     "check_safety_off",
     "load_before",
     "load_tree",
+    "pinned",
     "switch_off_safety",
+    "walk_slip",
 ]
 
 TOKEN = "bench-token"
@@ -102,8 +113,29 @@ async def _read_whole(self: Any, resp: aiohttp.ClientResponse, url: Any) -> byte
     return await resp.read()
 
 
+def _previous_page_only(ids_of: Callable[[list[Any], str], list[Any]]) -> Callable[..., Any]:
+    """``Paginator._accept_offset`` as it was before churn healing (0.1, up to commit
+    240e7b3): drop the records of the re-read overlap the previous page held, yield the
+    rest. No window, no cursor, no step back. ``ids_of`` is the copy's own ``_ids``."""
+
+    def _accept_offset(self: Any, items: list[Any], request_offset: int, has_more: bool) -> Any:
+        ids = ids_of(items, self._key)
+        seen = self._previous
+        lead = 0
+        while lead < len(ids) and ids[lead] is not None and ids[lead] in seen:
+            lead += 1
+        if seen.isdisjoint(ids[lead:]):
+            new = items[lead:] if lead else items
+        else:
+            new = [item for item, i in zip(items, ids, strict=True) if i is None or i not in seen]
+        self._previous = frozenset(ids)
+        return new
+
+    return _accept_offset
+
+
 def _yield_all(self: Any, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
-    """``Paginator._accept_offset`` without churn healing: every record of the page, as is."""
+    """``Paginator._accept_offset`` without any identity work: every record, as is."""
     return items
 
 
@@ -124,49 +156,60 @@ def _replace(owner: type, name: str, by: Callable[..., Any]) -> None:
     setattr(owner, name, by)
 
 
-def switch_off_safety(package: ModuleType) -> None:
+def switch_off_safety(package: ModuleType, *, keep_overlap: bool = True) -> None:
     """Switch the safety work off in ``package``, a copy from ``load_tree``; never the real one.
 
-    Size cap: ``Transport._read`` reads the whole body with ``resp.read()``. Churn healing:
-    no re-read overlap (``_pagination.OVERLAP = 0``, so the next offset is the request's
-    offset plus the page's length) and no identity work (``Paginator._accept_offset``
-    yields every record of the page). Cycle detection: ``Paginator._check_repeat`` does
-    nothing. Decoding and the envelope, ``has_more``, limit and offset checks stay.
+    The safety work is what issues 10 and 11 added. Size cap: ``Transport._read`` reads
+    the whole body with ``resp.read()``. Churn healing: ``Paginator._accept_offset`` walks
+    as 0.1 did (``_previous_page_only``): the re-read overlap stays, and the records of it
+    the previous page held are dropped. Cycle detection: ``Paginator._check_repeat`` does
+    nothing. ``keep_overlap=False`` also takes 0.1's walk away (``_pagination.OVERLAP = 0``
+    and every record of a page yielded as is): no identity work at all. Decoding and the
+    envelope, ``has_more``, limit and offset checks stay.
     """
     if package is carrierx_async or package.__name__ == carrierx_async.__name__:
         raise ValueError("switch_off_safety patches a private copy, never carrierx_async")
     pagination, transport = package._pagination, package._transport
     assert pagination is not carrierx_async._pagination
-    if not hasattr(pagination, "OVERLAP"):
-        raise LookupError(f"{pagination.__name__}.OVERLAP is gone: adapt _before")
-    pagination.OVERLAP = 0
-    _replace(pagination.Paginator, "_accept_offset", _yield_all)
+    if not hasattr(pagination, "OVERLAP") or not hasattr(pagination, "_ids"):
+        raise LookupError(f"{pagination.__name__}.OVERLAP or _ids is gone: adapt _before")
+    if keep_overlap:
+        pagination.Paginator._previous = frozenset()
+        _replace(pagination.Paginator, "_accept_offset", _previous_page_only(pagination._ids))
+    else:
+        pagination.OVERLAP = 0
+        _replace(pagination.Paginator, "_accept_offset", _yield_all)
     _replace(pagination.Paginator, "_check_repeat", _no_repeat_check)
     _replace(transport.Transport, "_read", _read_whole)
 
 
-def _walk_repeats(package: ModuleType, page_size: int = 8, pages: int = 6) -> list[Any]:
-    """Feed a Paginator of ``package`` the same page ``pages`` times (a server that cycles).
+def walk_slip(package: ModuleType) -> list[tuple[int, int]]:
+    """Three pages of 8 through a Paginator of ``package``: the first, one that re-reads
+    the overlap, then one holding nothing the walk knows (the window slipped).
 
-    Returns, per page, ``(offset asked for, records yielded, whether they are the page's
-    item list itself)``, then the PaginationError's class name if the walk raised.
+    Returns ``(offset asked for, records yielded)`` per page, then ``(next offset, -1)``.
+    This tree sets the slipped page aside and steps back (0 yielded, next offset 0).
     """
-    query = package._query.build_query(page_size=page_size)
-    walker = package._pagination.Paginator(query)
-    ids = [f"sid-{i}" for i in range(page_size)]
-    seen: list[Any] = []
-    for _ in range(pages):
+    walker = package._pagination.Paginator(package._query.build_query(page_size=8))
+    served = [f"a{i}" for i in range(8)] + [f"b{i}" for i in range(6)]
+    slipped = [f"c{i}" for i in range(8)]
+    seen: list[tuple[int, int]] = []
+    for page in range(3):
         request = walker.next_request()
         assert request is not None
+        offset, limit = request[0], request[1]
+        ids = served[offset : offset + limit] if page < 2 else slipped
         items = [{"did_sid": i, "phonenumber": f"1{i}"} for i in ids]
-        data = {"items": items, "has_more": True, "count": page_size, "limit": page_size}
-        try:
-            new, _ = walker.accept(data)
-        except package.PaginationError as exc:
-            seen.append(type(exc).__name__)
-            break
-        seen.append((request[0], len(new), new is items))
-    return seen
+        data = {"items": items, "has_more": True, "count": len(ids), "limit": limit}
+        seen.append((offset, len(walker.accept(data)[0])))
+    request = walker.next_request()
+    assert request is not None
+    return [*seen, (request[0], -1)]
+
+
+#: ``walk_slip`` without churn healing: with 0.1's overlap (2 for pages of 8), and without.
+SLIP_0_1: Final = [(0, 8), (6, 6), (12, 8), (18, -1)]
+SLIP_BARE: Final = [(0, 8), (8, 6), (14, 8), (22, -1)]
 
 
 def _repeats_raise(package: ModuleType) -> bool:
@@ -180,16 +223,18 @@ def _repeats_raise(package: ModuleType) -> bool:
     return False
 
 
-async def check_safety_off(package: ModuleType, base: str, records: int) -> None:
+async def check_safety_off(
+    package: ModuleType, base: str, records: int, *, keep_overlap: bool = True
+) -> None:
     """Assert ``package`` (patched) runs without the safety work and this tree with it.
 
     ``base`` serves a dataset of ``records`` (over 1000) records, as ``_server`` does.
     """
-    size, pages = 8, 6
-    bare = [(size * p, size, True) for p in range(pages)]
-    got = _walk_repeats(package, size, pages)
-    assert got == bare, f"the copy's walk still overlaps, de-duplicates or raises: {got}"
-    assert _walk_repeats(carrierx_async, size, pages) != bare, "this tree's walk does no safety"
+    want = SLIP_0_1 if keep_overlap else SLIP_BARE
+    got = walk_slip(package)
+    assert got == want, f"the copy's walk is not 0.1's{'' if keep_overlap else ' minus'}: {got}"
+    mine = walk_slip(carrierx_async)
+    assert mine[2:] == [(12, 0), (0, -1)], f"this tree's walk does not heal: {mine}"
     # Cycle detection alone (the copy's offset walk no longer calls it).
     assert _repeats_raise(carrierx_async), "this tree's cycle detection is off"
     assert not _repeats_raise(package), "the copy's cycle detection is still on"
@@ -227,10 +272,36 @@ def _missing(refs: tuple[str, ...]) -> str | None:
     return None
 
 
-async def _compare(
-    port: int, records: int, rounds: int, new: Any, old: Any, label: str
-) -> tuple[float, float]:
-    """Median per-round ratios new / old of CPU time per record and of the wall-clock rate."""
+@contextlib.contextmanager
+def pinned(server_pid: int | None) -> Iterator[bool]:
+    """This thread on one CPU and the server process on another, while the row runs.
+
+    Two processes the scheduler moves between the cores, each then finding cold caches,
+    move the CPU time per record by several percent from round to round; pinned, an
+    unpatched copy of this tree measures within about 1% of the tree. Yields whether it
+    pinned (not on a single CPU, without ``sched_setaffinity`` or without a server pid).
+    """
+    setaffinity = getattr(os, "sched_setaffinity", None)
+    cpus = sorted(os.sched_getaffinity(0)) if setaffinity is not None else []
+    if setaffinity is None or server_pid is None or len(cpus) < 2:
+        yield False
+        return
+    server_cpus = os.sched_getaffinity(server_pid)
+    setaffinity(0, {cpus[0]})
+    setaffinity(server_pid, {cpus[1]})
+    try:
+        yield True
+    finally:
+        setaffinity(0, set(cpus))
+        with contextlib.suppress(OSError):  # the server may have ended
+            setaffinity(server_pid, server_cpus)
+
+
+Runs = dict[str, list[tuple[float, float]]]
+
+
+async def _measure(port: int, records: int, rounds: int, variants: dict[str, Any]) -> Runs:
+    """Per variant (a ``Client`` class) and round: (records per CPU second, records/s)."""
     base = carrierx_base(port, records)
 
     def runner(client_class: Any) -> Any:
@@ -244,42 +315,78 @@ async def _compare(
 
         return run
 
-    runs = await interleave({"after": runner(new), "before": runner(old)}, rounds)
-    by_cpu, by_wall = (
-        statistics.median(a[i] / b[i] for a, b in zip(runs["after"], runs["before"], strict=True))
-        for i in (0, 1)
-    )
-    print(
-        f"  typed records, {label}: CPU time per record {by_cpu:.3f}x as fast, "
-        f"wall-clock rate {by_wall:.3f}x ("
-        + ", ".join(f"{k} {statistics.median(r[1] for r in v):,.0f} rec/s" for k, v in runs.items())
-        + ")",
-        flush=True,
-    )
-    return by_cpu, by_wall
+    return await interleave({name: runner(c) for name, c in variants.items()}, rounds)
 
 
-def _rows(name: str, by_cpu: float, by_wall: float) -> list[Row]:
+def _ratio(runs: Runs, a: str, b: str, i: int = 0) -> float:
+    """Median over rounds of a / b, by CPU time per record (``i=0``) or wall-clock rate."""
+    return statistics.median(x[i] / y[i] for x, y in zip(runs[a], runs[b], strict=True))
+
+
+def _pooled(runs: Runs, a: str, b: str, into: str) -> Runs:
+    """``runs`` plus ``into``: per round, the rates of ``a`` and ``b`` (the same code) pooled
+    as one variant that streamed twice the records (harmonic mean): half the noise."""
+    both = [
+        (2 / (1 / x[0] + 1 / y[0]), 2 / (1 / x[1] + 1 / y[1]))
+        for x, y in zip(runs[a], runs[b], strict=True)
+    ]
+    return {**runs, into: both}
+
+
+def _report(runs: Runs, records: int, was_pinned: bool) -> None:
+    rates = ", ".join(
+        f"{k} {statistics.median(r[1] for r in v):,.0f} rec/s" for k, v in runs.items()
+    )
+    where = "client and server pinned to a CPU each" if was_pinned else "not pinned"
+    rounds = len(next(iter(runs.values())))
+    print(f"  row 7: {rounds} rounds of {records:,} typed records, {where}: {rates}", flush=True)
+
+
+async def bench_safety(port: int, server_pid: int | None, records: int, rounds: int) -> list[Row]:
+    """Row 7: typed records with this tree against copies of it without the safety work."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before = load_tree(Path(tmp) / "before")
+        switch_off_safety(before)
+        bare = load_tree(Path(tmp) / "bare", f"{UNSAFE}_bare")
+        switch_off_safety(bare, keep_overlap=False)
+        same = load_tree(Path(tmp) / "same", f"{UNSAFE}_same")  # unpatched: the noise floor
+        await check_safety_off(before, carrierx_base(port, 2000), 2000)
+        await check_safety_off(bare, carrierx_base(port, 2000), 2000, keep_overlap=False)
+        variants = {
+            "tree": Client,
+            "before": before.Client,
+            "bare": bare.Client,
+            "copy": same.Client,
+        }
+        with pinned(server_pid) as was_pinned:
+            runs = await _measure(port, records, rounds, variants)
+    _report(runs, records, was_pinned)
+    runs = _pooled(runs, "tree", "copy", "safe")
     return [
-        Row(f"{name}, by client CPU time per record", by_cpu, 0.97),
-        Row("7' the same by wall-clock rate (info; noisy on a shared machine)", by_wall, None),
+        Row(
+            "7 the safety work's cost (size cap, churn healing, cycle detection): typed "
+            "records, this tree / the same with 0.1's walk, by client CPU time per record",
+            _ratio(runs, "safe", "before"),
+            0.97,
+        ),
+        Row("7' the same by wall-clock rate (info)", _ratio(runs, "safe", "before", 1), None),
+        Row(
+            "7'' noise floor: this tree / an unpatched copy of it, by CPU time (info)",
+            _ratio(runs, "tree", "copy"),
+            None,
+        ),
+        Row(
+            "7''' all the walk's identity work, 0.1's too: this tree / no re-read overlap and "
+            "no identities at all, by CPU time (info)",
+            _ratio(runs, "safe", "bare"),
+            None,
+        ),
     ]
 
 
-async def bench_safety(port: int, records: int, rounds: int) -> list[Row]:
-    """Row 7: typed records with this tree against a copy of it without the safety work."""
-    with tempfile.TemporaryDirectory() as tmp:
-        unsafe = load_tree(Path(tmp))
-        switch_off_safety(unsafe)
-        await check_safety_off(unsafe, carrierx_base(port, 2000), 2000)
-        by_cpu, by_wall = await _compare(
-            port, records, rounds, Client, unsafe.Client, "this tree vs safety work off"
-        )
-    name = "7 the safety work's cost: typed records, this tree / the same without it"
-    return _rows(name, by_cpu, by_wall)
-
-
-async def bench_before(port: int, ref: str, records: int, rounds: int) -> list[Row]:
+async def bench_before(
+    port: int, server_pid: int | None, ref: str, records: int, rounds: int
+) -> list[Row]:
     """Row 7 with ``--before REF``: typed records with this tree against ``ref``."""
     why = _missing((ref,))
     if why is not None:
@@ -287,5 +394,14 @@ async def bench_before(port: int, ref: str, records: int, rounds: int) -> list[R
         return []
     with tempfile.TemporaryDirectory() as tmp:
         old = load_before(ref, Path(tmp) / "before").Client
-        by_cpu, by_wall = await _compare(port, records, rounds, Client, old, f"this tree vs {ref}")
-    return _rows(f"7 typed records, this tree / {ref}", by_cpu, by_wall)
+        with pinned(server_pid) as was_pinned:
+            runs = await _measure(port, records, rounds, {"tree": Client, ref: old})
+    _report(runs, records, was_pinned)
+    return [
+        Row(
+            f"7 typed records, this tree / {ref}, by client CPU time",
+            _ratio(runs, "tree", ref),
+            0.97,
+        ),
+        Row("7' the same by wall-clock rate (info)", _ratio(runs, "tree", ref, 1), None),
+    ]

@@ -97,6 +97,11 @@ class Server:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[str] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (row 7 pins it to its own CPU)."""
+        return None if self._proc is None else self._proc.pid
+
     def __enter__(self) -> int:
         root = Path(__file__).resolve().parent.parent
         env = dict(

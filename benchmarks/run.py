@@ -63,6 +63,8 @@ class Sizes:
     request_pages: int
     decode_rounds: int
     stall_records: int
+    safety_records: int  # row 7: many short rounds, so the median settles
+    safety_rounds: int
 
 
 FULL = Sizes(
@@ -76,6 +78,8 @@ FULL = Sizes(
     request_pages=2_000,
     decode_rounds=15,
     stall_records=20_000,
+    safety_records=20_000,
+    safety_rounds=31,
 )
 QUICK = Sizes(
     records=3_000,
@@ -88,6 +92,8 @@ QUICK = Sizes(
     request_pages=100,
     decode_rounds=3,
     stall_records=3_000,
+    safety_records=3_000,
+    safety_rounds=1,
 )
 
 
@@ -443,15 +449,18 @@ def smoke_report(rows: list[Row], seconds: float) -> str:
 
 async def run_all(sz: Sizes, before: str | None) -> list[Row]:
     rows: list[Row] = []
-    with Server() as port:
+    server = Server()
+    with server as port:
         for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
             rows += await bench(port, sz)
         rows += await bench_stall(port, sz.stall_records, sz.rounds)
         rows += tracked_per_record()
         if before is None:  # row 7: the safety work's cost, in this tree
-            rows += await bench_safety(port, sz.records, sz.rounds)
+            rows += await bench_safety(port, server.pid, sz.safety_records, sz.safety_rounds)
         else:
-            rows += await bench_before(port, before, sz.records, sz.rounds)
+            rows += await bench_before(
+                port, server.pid, before, sz.safety_records, sz.safety_rounds
+            )
     return rows
 
 

@@ -7,7 +7,14 @@ import pytest
 from aiohttp import web
 
 import carrierx_async
-from benchmarks._before import UNSAFE, check_safety_off, load_tree, switch_off_safety
+from benchmarks._before import (
+    UNSAFE,
+    check_safety_off,
+    load_tree,
+    pinned,
+    switch_off_safety,
+    walk_slip,
+)
 from benchmarks._payload import page_body
 from benchmarks.run import Row, smoke_report, table
 
@@ -28,7 +35,10 @@ def unsafe(tmp_path):
         del sys.modules[name]
 
 
-async def test_row_7_compares_this_tree_with_a_copy_without_the_safety_work(serve, unsafe):
+@pytest.mark.parametrize("keep_overlap", [True, False])
+async def test_row_7_compares_this_tree_with_a_copy_without_the_safety_work(
+    serve, unsafe, keep_overlap
+):
     async def handler(request: web.Request) -> web.Response:
         query = request.rel_url.query
         body = page_body(int(query["offset"]), int(query["limit"]), 2000)
@@ -39,10 +49,30 @@ async def test_row_7_compares_this_tree_with_a_copy_without_the_safety_work(serv
     read = carrierx_async._transport.Transport._read
     with pytest.raises(ValueError, match="never carrierx_async"):
         switch_off_safety(carrierx_async)
-    switch_off_safety(unsafe)
-    # No overlap, every record of a page yielded as is, no cycle detection, no size cap;
-    # and this tree still overlaps, de-duplicates and caps (check_safety_off says so).
-    await check_safety_off(unsafe, await serve(handler), 2000)
-    assert unsafe._pagination.OVERLAP == 0 and real.OVERLAP > 0
+    switch_off_safety(unsafe, keep_overlap=keep_overlap)
+    # Pages of 8, overlap 2 (worked out by hand): the first page, one that re-reads the
+    # overlap, then one holding nothing known. 0.1's walk drops the two re-read records and
+    # yields the slipped page; without an overlap the second page starts at offset 8.
+    # This tree sets the slipped page aside and steps back to offset 0.
+    want = (
+        [(0, 8), (6, 6), (12, 8), (18, -1)] if keep_overlap else [(0, 8), (8, 6), (14, 8), (22, -1)]
+    )
+    assert walk_slip(unsafe) == want
+    assert walk_slip(carrierx_async) == [(0, 8), (6, 6), (12, 0), (0, -1)]
+    # No cycle detection, no size cap in the copy; this tree keeps both (check_safety_off).
+    await check_safety_off(unsafe, await serve(handler), 2000, keep_overlap=keep_overlap)
+    assert (unsafe._pagination.OVERLAP == 0) is not keep_overlap and real.OVERLAP > 0
     assert (real.Paginator._accept_offset, real.Paginator._check_repeat) == methods
     assert carrierx_async._transport.Transport._read is read
+
+
+def test_pinning_restores_what_it_changed():
+    import os
+
+    before = os.sched_getaffinity(0)
+    with pinned(os.getpid()) as was_pinned:
+        during = os.sched_getaffinity(0)
+    assert os.sched_getaffinity(0) == before
+    assert len(during) == 1 if was_pinned else during == before
+    with pinned(None) as was_pinned:
+        assert not was_pinned and os.sched_getaffinity(0) == before
