@@ -135,6 +135,10 @@ class Transport:
             await self.session.close()
         self.session = None
 
+    def scrub(self, exc: CarrierXError) -> None:
+        """Scrub the token from an error raised outside ``get_json`` (decoding a page)."""
+        scrub_error(exc, self._token.value)
+
     async def get_json(
         self,
         url: URL,
@@ -155,7 +159,7 @@ class Transport:
         try:
             return await parse(await self._get(url.with_query(params), timeouts, stats))
         except CarrierXError as exc:
-            scrub_error(exc, self._token.value)
+            self.scrub(exc)
             raise
         except asyncio.CancelledError:
             if task not in self._woken:

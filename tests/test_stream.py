@@ -220,3 +220,28 @@ async def test_records_handed_out_are_held_by_the_caller_alone():
         del first
         assert ref() is None  # neither the page nor its slice keeps it
         assert len([d async for d in stream]) == 299
+
+
+@pytest.mark.parametrize(
+    ("page_size", "requests"),
+    [(10, 2), (DECODE_SLICE, 2), (DECODE_SLICE + 1, 1), (1000, 1)],
+)
+async def test_a_small_page_is_decoded_after_the_next_request_went_out(serve, page_size, requests):
+    # A page of at most DECODE_SLICE records is decoded as the consumer takes it, so the
+    # prefetch request for the next page is already out when it turns out not to decode;
+    # a bigger one is decoded in the producer, before that request (hot in the cache).
+    from carrierx_async.testing import did_record
+
+    async def handler(request: web.Request) -> web.Response:
+        offset, limit = int(request.rel_url.query["offset"]), int(request.rel_url.query["limit"])
+        items = [did_record() for _ in range(limit)]
+        if offset == 0:
+            items[3]["capabilities"] = "lots"
+        body = {"items": items, "has_more": True, "count": limit, "limit": limit, "offset": offset}
+        return web.json_response(body)
+
+    async with Client(token=TOKEN, base_url=await serve(handler)) as client:
+        stream = client.available_dids(page_size=page_size)
+        with pytest.raises(ResponseDecodeError, match=r"items\[3\]"):
+            await anext(stream)
+        assert stream.stats.requests == requests
