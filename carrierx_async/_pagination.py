@@ -7,7 +7,8 @@ rented and added while a stream walks it), so the walk never trusts offsets blin
 Offset mode (the default; API reference 5.1, 5.3):
 
 * Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
-  most a quarter of a page) and the walk keeps the identities (``did_sid``, else
+  most a quarter of a page but at least one record, unless the page had only one) and the
+  walk keeps the identities (``did_sid``, else
   ``phonenumber``) of the last records it yielded, two to five pages' worth: a bounded
   window, whatever the stream's length.
 * The cursor is the most recently yielded record found in a page: what comes before it is
@@ -208,7 +209,7 @@ class Paginator:
         elif self.query.keyset:
             self.offset = 0
         else:
-            overlap = 0 if self._key is None else min(OVERLAP, self.query.page_size // 4)
+            overlap = 0 if self._key is None else min(OVERLAP, max(1, self.query.page_size // 4))
             self._overlap = min(overlap, len(items) - 1)
             self.offset = request_offset + len(items) - self._overlap
         return new, page
@@ -318,9 +319,10 @@ class Paginator:
             self._anchor_set = set(self._anchor)
             anchor = self._anchor_set
         if had_known and cursor < 0:
-            if not stepped_back and request_offset > 0:
+            if not stepped_back and request_offset > 0 and self._overlap:
                 # Nothing known: the window slipped forward past the overlap. Set the page
-                # aside and step back to re-find the cursor.
+                # aside and step back to re-find the cursor. (After a page of one record
+                # nothing was re-read: nothing to re-find, the boundary is unchecked.)
                 self._stepped_back = True
                 self._reread_end = request_offset + len(items)
                 return []
@@ -328,6 +330,10 @@ class Paginator:
             self.warnings.append(
                 f"the inventory changed too much between two requests at offset "
                 f"{request_offset}: records may be missing or repeated"
+                if stepped_back or self._overlap
+                else f"a request after a page of one record re-reads nothing (offset "
+                f"{request_offset}): the walk cannot check that boundary, records may be "
+                "missing or repeated (pages of 2 or more re-read one)"
             )
         elif had_known and (stepped_back or cursor != self._overlap - 1):
             self.stats.windows_healed += 1

@@ -365,3 +365,24 @@ def test_a_step_back_that_lands_on_the_overlap_counts_as_healed():
         got += [i["did_sid"] for i in p.accept(served(records, request[0], request[1]))[0]]
     assert got == [f"r{i:03}" for i in range(100)]
     assert p.stats.windows_healed == 1 and p.stats.possible_gaps == 0
+
+
+@pytest.mark.parametrize(("page_size", "requests"), [(1, 11), (2, 10), (3, 5)])
+def test_pages_too_small_for_a_quarter_overlap_still_walk_the_whole_list(page_size, requests):
+    # A quarter of a page of 1-3 records is 0: the walk re-reads 1 record anyway where a page
+    # has room (pages of 2: 1 new a request, 10 requests for 11 records; pages of 3: 2 new,
+    # 5 requests). Pages of 1 cannot re-read anything: each boundary is unchecked (a possible
+    # gap), never a slip to step back from (which looped back to offset 0 and raised).
+    records = [f"r{i:03}" for i in range(11)]
+    p = Paginator(build_query(page_size=page_size))
+    got, made = [], 0
+    while (request := p.next_request()) is not None:
+        made += 1
+        got += [i["did_sid"] for i in p.accept(served(records, request[0], request[1]))[0]]
+    assert got == records
+    assert made == requests
+    assert p.stats.possible_gaps == (10 if page_size == 1 else 0)
+    assert all("re-reads nothing" in w for w in p.warnings) and len(p.warnings) == (
+        10 if page_size == 1 else 0
+    )
+    assert p.stats.windows_healed == 0 and p.stats.duplicates_dropped == 0

@@ -245,3 +245,23 @@ async def test_a_small_page_is_decoded_after_the_next_request_went_out(serve, pa
         with pytest.raises(ResponseDecodeError, match=r"items\[3\]"):
             await anext(stream)
         assert stream.stats.requests == requests
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3])
+async def test_tiny_pages_stream_every_record_once(serve, page_size):
+    # Pages too small for a quarter-page overlap (it used to be 0, and every page after the
+    # first looked like a slipped window: the walk stepped back to offset 0 and raised).
+    from carrierx_async.testing import did_record
+
+    records = [did_record() for _ in range(11)]
+
+    async def handler(request: web.Request) -> web.Response:
+        offset, limit = int(request.rel_url.query["offset"]), int(request.rel_url.query["limit"])
+        items = records[offset : offset + limit]
+        return web.json_response({"items": items, "has_more": offset + limit < len(records)})
+
+    async with Client(token=TOKEN, base_url=await serve(handler)) as client:
+        stream = client.available_dids(page_size=page_size)
+        got = [did.did_sid async for did in stream]
+    assert got == [r["did_sid"] for r in records]
+    assert stream.stats.complete is (page_size > 1)
