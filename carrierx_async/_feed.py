@@ -111,7 +111,8 @@ class _Feed(Generic[T]):
                 return page
 
     async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | _Undecoded | None:
-        """One response through the walk: its new records, or None for a page set aside."""
+        """One response through the walk: its new records (a small page undecoded, see the
+        module's docstring), or None for a page set aside."""
         if limit > DECODE_SLICE:
             await asyncio.sleep(0)  # parsing its last piece held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
