@@ -26,11 +26,9 @@ most 3% of typed throughput, so ``after / before >= 0.97``.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import inspect
 import io
-import os
 import shutil
 import statistics
 import subprocess
@@ -38,7 +36,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
@@ -48,7 +46,7 @@ import aiohttp
 import carrierx_async
 from carrierx_async import Client
 
-from ._harness import Row, count, interleave
+from ._harness import Row, count, interleave, pinned
 from ._server import carrierx_base
 
 __all__ = [
@@ -58,7 +56,6 @@ __all__ = [
     "check_safety_off",
     "load_before",
     "load_tree",
-    "pinned",
     "switch_off_safety",
     "walk_slip",
 ]
@@ -270,31 +267,6 @@ def _missing(refs: tuple[str, ...]) -> str | None:
         except (OSError, subprocess.CalledProcessError):
             return f"commit {ref} is not in this checkout (git, and not a shallow clone)"
     return None
-
-
-@contextlib.contextmanager
-def pinned(server_pid: int | None) -> Iterator[bool]:
-    """This thread on one CPU and the server process on another, while the row runs.
-
-    Two processes the scheduler moves between the cores, each then finding cold caches,
-    move the CPU time per record by several percent from round to round; pinned, an
-    unpatched copy of this tree measures within about 1% of the tree. Yields whether it
-    pinned (not on a single CPU, without ``sched_setaffinity`` or without a server pid).
-    """
-    setaffinity = getattr(os, "sched_setaffinity", None)
-    cpus = sorted(os.sched_getaffinity(0)) if setaffinity is not None else []
-    if setaffinity is None or server_pid is None or len(cpus) < 2:
-        yield False
-        return
-    server_cpus = os.sched_getaffinity(server_pid)
-    setaffinity(0, {cpus[0]})
-    setaffinity(server_pid, {cpus[1]})
-    try:
-        yield True
-    finally:
-        setaffinity(0, set(cpus))
-        with contextlib.suppress(OSError):  # the server may have ended
-            setaffinity(server_pid, server_cpus)
 
 
 Runs = dict[str, list[tuple[float, float]]]

@@ -1,19 +1,22 @@
-"""What every benchmark shares: a result row, and the interleaved A/B runner.
+"""What every benchmark shares: a result row, the interleaved A/B runner, CPU pinning.
 
 Each comparison runs its variants interleaved in one process (round r runs them in
 order, round r+1 in reverse), after one unrecorded warm-up round, and reports the median
-of the per-round ratios.
+of the per-round ratios. ``pinned`` keeps the client and the server process on a CPU each
+while a comparison that needs a steady figure runs (row 7).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import statistics
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["Row", "Runner", "count", "fmt_rate", "interleave", "ratio"]
+__all__ = ["Row", "Runner", "count", "fmt_rate", "interleave", "pinned", "ratio"]
 
 T = TypeVar("T")
 
@@ -66,3 +69,28 @@ def ratio(rates: dict[str, list[float]], a: str, b: str) -> float:
 
 def fmt_rate(rates: list[float], unit: str) -> str:
     return f"{statistics.median(rates):,.0f} {unit}/s"
+
+
+@contextlib.contextmanager
+def pinned(server_pid: int | None) -> Iterator[bool]:
+    """This thread on one CPU and the server process on another, while the row runs.
+
+    Two processes the scheduler moves between the cores, each then finding cold caches,
+    move the CPU time per record by several percent from round to round; pinned, an
+    unpatched copy of this tree measures within about 1% of the tree. Yields whether it
+    pinned (not on a single CPU, without ``sched_setaffinity`` or without a server pid).
+    """
+    setaffinity = getattr(os, "sched_setaffinity", None)
+    cpus = sorted(os.sched_getaffinity(0)) if setaffinity is not None else []
+    if setaffinity is None or server_pid is None or len(cpus) < 2:
+        yield False
+        return
+    server_cpus = os.sched_getaffinity(server_pid)
+    setaffinity(0, {cpus[0]})
+    setaffinity(server_pid, {cpus[1]})
+    try:
+        yield True
+    finally:
+        setaffinity(0, set(cpus))
+        with contextlib.suppress(OSError):  # the server may have ended
+            setaffinity(server_pid, server_cpus)

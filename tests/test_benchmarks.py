@@ -11,10 +11,10 @@ from benchmarks._before import (
     UNSAFE,
     check_safety_off,
     load_tree,
-    pinned,
     switch_off_safety,
     walk_slip,
 )
+from benchmarks._harness import pinned
 from benchmarks._payload import page_body
 from benchmarks.run import Row, smoke_report, table
 
