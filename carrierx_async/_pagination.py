@@ -8,9 +8,8 @@ Offset mode (the default; API reference 5.1, 5.3):
 
 * Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
   most a quarter of a page but at least one record, unless the page had only one) and the
-  walk keeps the identities (``did_sid``, else
-  ``phonenumber``) of the last records it yielded, two to five pages' worth: a bounded
-  window, whatever the stream's length.
+  walk keeps the identities (``did_sid``, else ``phonenumber``) of the last records it
+  yielded, two to five pages' worth: a bounded window, whatever the stream's length.
 * The cursor is the most recently yielded record found in a page: what comes before it is
   behind the cursor (re-read, or numbers added in front) and is not yielded again; what
   follows it and was not yielded is new. A page of only known records is not "stuck" by itself
@@ -22,7 +21,8 @@ Offset mode (the default; API reference 5.1, 5.3):
   returning to is not forgotten by the age of its yield. When even the step back finds
   nothing known, records may be missing or repeated: the walk counts a possible gap and
   reports it (``warnings``). Re-reads the walk makes on purpose (the overlap, a step back
-  and the pages after it up to the page set aside) are not counted as duplicates.
+  and the pages after it up to the page set aside) are not counted as duplicates. After a
+  page of one record nothing was re-read: the boundary is unchecked, a possible gap.
 * PaginationError is kept for a server that truly does not advance: ``has_more`` with an
   empty page, a page for another offset, a page longer than the limit asked for, or
   ``STALL_PAGES`` pages in a row that it had already sent (cycling or stuck; one
