@@ -46,7 +46,7 @@ import aiohttp
 import carrierx_async
 from carrierx_async import Client
 
-from ._harness import Row, count, interleave, pinned
+from ._harness import Row, count, interleave, pinned, ratio
 from ._server import carrierx_base
 
 __all__ = [
@@ -292,7 +292,7 @@ async def _measure(port: int, records: int, rounds: int, variants: dict[str, Any
 
 def _ratio(runs: Runs, a: str, b: str, i: int = 0) -> float:
     """Median over rounds of a / b, by CPU time per record (``i=0``) or wall-clock rate."""
-    return statistics.median(x[i] / y[i] for x, y in zip(runs[a], runs[b], strict=True))
+    return ratio({k: [r[i] for r in runs[k]] for k in (a, b)}, a, b)
 
 
 def _pooled(runs: Runs, a: str, b: str, into: str) -> Runs:

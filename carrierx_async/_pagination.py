@@ -304,8 +304,7 @@ class Paginator:
                 self.stats.windows_healed += 1
             if request_offset >= self._reread_end:
                 self.stats.duplicates_dropped += max(0, lead - self._overlap)
-            self._cur += rest
-            self._rotate()
+            self._remember(rest)
             return items[lead:] if lead else items
         # Rare: rank the known records the page holds by when they were yielded (anchored
         # records not in the window were yielded before all that is).
@@ -350,8 +349,7 @@ class Paginator:
             dropped = len(ids) - behind - len(new)
             self.stats.duplicates_dropped += dropped + max(0, behind - self._overlap)
         cur |= seen
-        self._cur += new_ids
-        self._rotate()
+        self._remember(new_ids)
         return new
 
     def _add(self, rest: list[Any]) -> bool:
@@ -381,9 +379,11 @@ class Paginator:
             return cur[len(cur) - n :]
         return self._old[max(0, len(self._old) - (n - len(cur))) :] + cur
 
-    def _rotate(self) -> None:
-        """Age the window: a generation rotates once it holds two pages' worth, so at
-        least two and fewer than five pages' worth are known."""
+    def _remember(self, ids: list[Any]) -> None:
+        """Append yielded identities (already in the current set) to the window's order; a
+        generation rotates once it holds two pages' worth, so at least two and fewer than
+        five pages' worth are known."""
+        self._cur += ids
         if len(self._cur) >= 2 * self.query.page_size:
             self._old, self._old_set = self._cur, self._cur_set
             self._cur, self._cur_set = [], set()

@@ -20,6 +20,7 @@ from carrierx_async import AvailableDid, Capability, Client, ResponseDecodeError
 from carrierx_async._convert import decode_did
 from carrierx_async._models import DID_FIELDS
 from carrierx_async._stream import DECODE_SLICE, _in_slices
+from carrierx_async.testing import did_record
 
 TOKEN = "test-token-not-real"
 SAMPLE = json.loads((Path(__file__).parent / "samples" / "available_dids_page.json").read_bytes())
@@ -230,8 +231,6 @@ async def test_a_small_page_is_decoded_after_the_next_request_went_out(serve, pa
     # A page of at most DECODE_SLICE records is decoded as the consumer takes it, so the
     # prefetch request for the next page is already out when it turns out not to decode;
     # a bigger one is decoded in the producer, before that request (hot in the cache).
-    from carrierx_async.testing import did_record
-
     async def handler(request: web.Request) -> web.Response:
         offset, limit = int(request.rel_url.query["offset"]), int(request.rel_url.query["limit"])
         items = [did_record() for _ in range(limit)]
@@ -251,8 +250,6 @@ async def test_a_small_page_is_decoded_after_the_next_request_went_out(serve, pa
 async def test_tiny_pages_stream_every_record_once(serve, page_size):
     # Pages too small for a quarter-page overlap (it used to be 0, and every page after the
     # first looked like a slipped window: the walk stepped back to offset 0 and raised).
-    from carrierx_async.testing import did_record
-
     records = [did_record() for _ in range(11)]
 
     async def handler(request: web.Request) -> web.Response:
