@@ -5,9 +5,11 @@ keys"); tests build a strict converter with ``forbid_extra_keys=True`` so a new 
 field is noticed. Errors name the record and the field that failed.
 
 Speed (benchmarks/README.md): JSON is parsed by orjson, with the garbage collector
-paused meanwhile. A page of records goes first to the page-at-once fast path in
-``_page_decoder`` (no Python code run per record); ``decode_fields`` stops before making
-the instances, which ``as_dids`` makes a slice at a time, as a stream hands records out.
+paused meanwhile; typed streams parse with msgspec instead, which checks each record's
+wire types as it parses (``_checked_json``: ``checked=True`` below). A page of records
+goes first to the page-at-once fast path in ``_page_decoder`` (no Python code run per
+record); ``decode_fields`` stops before making the instances, which ``as_dids`` makes a
+slice at a time, as a stream hands records out.
 Decoding takes ownership of the dicts. A page the fast path cannot vouch for is decoded
 again record by record by cattrs with detailed validation, which accepts exactly what it
 accepted before and raises the precise error.
@@ -210,19 +212,21 @@ def decode_fields(
     status: int = 200,
     converter: cattrs.Converter | None = None,
     start: int = 0,
+    checked: bool = False,
 ) -> list[dict[str, Any]]:
     """Check and type raw records, each becoming the ``__dict__`` of its AvailableDid.
 
     ``as_dids`` makes the instances; streams do that only as they hand records out, so a
     page of records waiting to be read holds no instances for the garbage collector to
     scan. Takes over the dicts. ``items`` may be a slice of a page beginning at
-    ``items[start]``: errors give the record's index in the whole page.
+    ``items[start]``: errors give the record's index in the whole page. ``checked``:
+    ``_checked_json`` parsed them (their wire types need no second check).
     """
     conv = converter or _CONVERTER
     fast = conv.page_decoder if isinstance(conv, _Converter) else None
     if fast is not None:
         try:
-            return fast.fields(items)
+            return fast.fields(items, checked=checked)
         except (Fallback, ValueError, TypeError):
             pass  # the precise path below decides, and names the record and field
     return [
@@ -237,9 +241,12 @@ def decode_dids(
     status: int = 200,
     converter: cattrs.Converter | None = None,
     start: int = 0,
+    checked: bool = False,
 ) -> list[AvailableDid]:
     """Structure raw records (taking over the dicts); errors name record and field."""
-    return as_dids(decode_fields(items, status=status, converter=converter, start=start))
+    return as_dids(
+        decode_fields(items, status=status, converter=converter, start=start, checked=checked)
+    )
 
 
 def decode_page(

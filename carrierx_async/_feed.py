@@ -4,7 +4,9 @@ A ``_Feed`` walks one query per alternative of an ``|`` filter with a pure ``Pag
 fetches up to ``prefetch`` pages ahead in producer tasks, merges the alternatives and
 de-duplicates across them. It counts what it did in one ``StreamStats`` and logs a
 WARNING once per stream when a walk reports a slip it could not heal. After the transport
-has parsed a big page (in pieces) it lets the event loop turn before the walk takes it.
+has parsed a big page (in pieces) it lets the event loop turn before the walk takes it;
+a typed stream's pages are parsed by ``parse_checked``, whose records need no second
+check of their wire types (``_checked_json``).
 A big page is decoded (in slices, see ``_stream``) by the producer, while its parsed
 records are still in the CPU's cache (decoding it later, in the consumer, measured 10%
 slower). A small page is decoded as the consumer takes it: the next request goes out
@@ -24,6 +26,7 @@ from ._errors import CarrierXError
 from ._models import Page
 from ._pagination import Paginator, StreamStats
 from ._query import Query
+from ._transport import parse_checked
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -47,10 +50,11 @@ DECODE_SLICE: Final = 250
 class _Undecoded:
     """A page whose records the consumer decodes as it takes the page (a small one)."""
 
-    __slots__ = ("page",)
+    __slots__ = ("checked", "page")
 
-    def __init__(self, page: Page[Any]) -> None:
+    def __init__(self, page: Page[Any], checked: bool) -> None:
         self.page = page
+        self.checked = checked  # see _checked_json
 
 
 class _Feed(Generic[T]):
@@ -69,14 +73,17 @@ class _Feed(Generic[T]):
         *,
         prefetch: int,
         timeouts: _Timeouts,
-        decode: Callable[[list[Any]], Awaitable[list[T]]],
+        decode: Callable[[list[Any], bool], Awaitable[list[T]]],
+        checked: bool = False,
     ) -> None:
         self._client = client
         self.stats = StreamStats()
         self._warned = False
         self._walkers = [Paginator(q, self.stats) for q in queries]
         self._timeouts = timeouts
-        self._decode = decode
+        self._decode = decode  # (records, whether their wire types were checked)
+        # Typed streams parse pages with their records' wire types checked on the way.
+        self._load = parse_checked if checked else None
         self._inline = len(queries) == 1 and prefetch == 0
         self._prefetch = max(prefetch, 1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -106,6 +113,7 @@ class _Feed(Generic[T]):
                 self._timeouts,
                 functools.partial(self._page, walker, limit),
                 self.stats,
+                self._load,
             )
             if page is not None:
                 return page
@@ -113,6 +121,9 @@ class _Feed(Generic[T]):
     async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | _Undecoded | None:
         """One response through the walk: its new records (a small page undecoded, see the
         module's docstring), or None for a page set aside."""
+        checked = False
+        if self._load is not None:
+            data, checked = data
         if limit > DECODE_SLICE:
             await asyncio.sleep(0)  # parsing its last piece held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
@@ -128,8 +139,8 @@ class _Feed(Generic[T]):
         if not items and not walker.done:
             return None
         if len(items) <= DECODE_SLICE:
-            return _Undecoded(envelope.with_items(items))
-        return envelope.with_items(await self._decode(items))
+            return _Undecoded(envelope.with_items(items), checked)
+        return envelope.with_items(await self._decode(items, checked))
 
     async def _produce(self, index: int) -> None:
         walker, slots = self._walkers[index], self._slots[index]
@@ -164,7 +175,7 @@ class _Feed(Generic[T]):
                 return None
             try:
                 raw = await self._next_page()
-                page = await self._decoded(raw.page) if isinstance(raw, _Undecoded) else raw
+                page = await self._decoded(raw) if isinstance(raw, _Undecoded) else raw
             except Exception as exc:
                 self._error = exc
                 await self.aclose()
@@ -181,10 +192,10 @@ class _Feed(Generic[T]):
             self.stats.records_yielded += len(page.items)
             return page
 
-    async def _decoded(self, page: Page[Any]) -> Page[T]:
+    async def _decoded(self, raw: _Undecoded) -> Page[T]:
         """The page with its records decoded; a decoding error told without the token."""
         try:
-            return page.with_items(await self._decode(page.items))
+            return raw.page.with_items(await self._decode(raw.page.items, raw.checked))
         except CarrierXError as exc:
             self._client._transport.scrub(exc)
             raise

@@ -19,7 +19,7 @@ import attrs
 
 from ._models import DID_FIELDS, AvailableDid, Capability
 
-__all__ = ["Fallback", "PageDecoder", "as_dids", "fast_path_possible", "parse_decimal"]
+__all__ = ["KINDS", "Fallback", "PageDecoder", "as_dids", "fast_path_possible", "parse_decimal"]
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -46,7 +46,9 @@ _CAPABILITIES: Final[dict[Any, Capability | None]] = {
     None: None,
 }
 _PRICES_MAX: Final = 4096
-_KINDS: Final = {
+#: The fields that are not plain text, by kind; what each kind accepts on the wire is
+#: checked here (and by ``_checked_json`` as it parses).
+KINDS: Final = {
     "active_capabilities": "capability",
     "capabilities": "capability",
     "price": "decimal",
@@ -65,7 +67,7 @@ def fast_path_possible() -> bool:
         and not hasattr(AvailableDid, "__attrs_post_init__")
         and all(a.validator is None and a.converter is None and a.init for a in fields)
         and {a.name for a in fields} == {"present_fields", *DID_FIELDS}
-        and set(_KINDS) <= DID_FIELDS
+        and set(KINDS) <= DID_FIELDS
     )
 
 
@@ -93,10 +95,10 @@ class _Shape:
         self.declined = bool(self.extra) and strict
         present = keys & DID_FIELDS
         names = sorted(present)
-        kind = {n: _KINDS.get(n, "str") for n in names}
+        kind = {n: KINDS.get(n, "str") for n in names}
         # Prices are strings on the wire: one C-level pass checks them with the rest.
         self.strs = _picker([n for n in names if kind[n] in ("str", "decimal")])
-        typed = [n for n in names if n in _KINDS]
+        typed = [n for n in names if n in KINDS]
         self.typed = _picker(typed)
         self.capabilities = [i for i, n in enumerate(typed) if kind[n] == "capability"]
         self.prices = [i for i, n in enumerate(typed) if kind[n] == "decimal"]
@@ -135,8 +137,14 @@ class PageDecoder:
             shape = self._shapes[keys] = _Shape(keys, strict=self._strict)
         return shape
 
-    def fields(self, items: list[Any]) -> list[dict[str, Any]]:
-        """The records as their instances' ``__dict__`` (see ``as_dids``), or Fallback."""
+    def fields(self, items: list[Any], *, checked: bool = False) -> list[dict[str, Any]]:
+        """The records as their instances' ``__dict__`` (see ``as_dids``), or Fallback.
+
+        ``checked``: ``_checked_json`` parsed them, so each holds only model keys, each
+        value of its field's wire type. Records that hold every field then need only
+        their conversions; others are checked all the same (to prove they hold the same
+        keys).
+        """
         if not items:
             return []
         if not _DICT_ONLY.issuperset(map(type, items)):
@@ -144,14 +152,18 @@ class PageDecoder:
         shape = self._shape(items)
         if shape.declined or set(map(len, items)) != {shape.size}:
             raise Fallback  # unknown keys (strict), or records with different fields: rare
+        # Only model keys, and as many as the model has: every record holds them all.
+        trusted = checked and shape.size == len(DID_FIELDS)
         try:  # every record has as many keys as the first and all of these: the same keys
             for name in shape.extra:
                 deque(map(getitem, items, repeat(name)), 0)
-            strings_ok = _STR.issuperset(map(type, chain.from_iterable(map(shape.strs, items))))
+            strings_ok = trusted or _STR.issuperset(
+                map(type, chain.from_iterable(map(shape.strs, items)))
+            )
             columns = list(zip(*map(shape.typed, items), strict=True)) if shape.names else []
         except KeyError:
             raise Fallback from None
-        if not (
+        if not trusted and not (
             strings_ok
             and all(_DICT.issuperset(map(type, columns[i])) for i in shape.dicts)
             and all(_LIST.issuperset(map(type, columns[i])) for i in shape.lists)

@@ -34,7 +34,7 @@ __all__ = ["AvailableDidStream", "ItemIterator", "PageIterator"]
 T = TypeVar("T")
 
 
-async def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
+async def _decode_dicts(items: list[Any], checked: bool) -> list[dict[str, Any]]:
     return items
 
 
@@ -55,16 +55,18 @@ def _describe(queries: list[Query]) -> str:
     return " ".join(words)
 
 
-def _in_slices(decode: Callable[..., list[T]]) -> Callable[[list[Any]], Awaitable[list[T]]]:
+def _in_slices(
+    decode: Callable[..., list[T]],
+) -> Callable[[list[Any], bool], Awaitable[list[T]]]:
     """``decode`` a big page slice by slice, letting the event loop run before each slice."""
 
-    async def run(items: list[Any]) -> list[T]:
+    async def run(items: list[Any], checked: bool) -> list[T]:
         if len(items) <= DECODE_SLICE:
-            return decode(items)
+            return decode(items, checked=checked)
         done: list[T] = []
         for start in range(0, len(items), DECODE_SLICE):
             await asyncio.sleep(0)
-            done += decode(items[start : start + DECODE_SLICE], start=start)
+            done += decode(items[start : start + DECODE_SLICE], start=start, checked=checked)
         return done
 
     return run
@@ -188,11 +190,13 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     ) -> None:
         self._queries = queries
         self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
+        # Typed records are parsed with their wire types checked on the way (_checked_json).
+        self._typed = functools.partial(self._walk, checked=True)
         # Records wait in their page as checked dicts and become AvailableDid objects a
         # slice at a time as they are handed out: a page waiting in the stream holds no
         # instances, and a consumer that keeps none leaves the collector less to do.
         super().__init__(
-            functools.partial(self._walk, decode=_decode_fields), _describe(queries), as_dids
+            functools.partial(self._typed, decode=_decode_fields), _describe(queries), as_dids
         )
 
     @property
@@ -202,7 +206,7 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     def pages(self) -> PageIterator[AvailableDid]:
         """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(functools.partial(self._walk, decode=_decode_dids), self._description)
+        return PageIterator(functools.partial(self._typed, decode=_decode_dids), self._description)
 
     def dicts(self) -> ItemIterator[dict[str, Any]]:
         """A fresh walk of the same query, yielding the records as plain dicts."""

@@ -30,6 +30,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._checked_json import checked_page, checked_run
 from ._convert import decode_json
 from ._errors import (
     APIConnectionError,
@@ -49,7 +50,13 @@ from ._pagination import StreamStats
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
 from ._sansio import error_from_response, expect_json
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Transport",
+    "parse_checked",
+    "parse_json",
+]
 
 logger = logging.getLogger("carrierx_async")
 
@@ -146,8 +153,11 @@ class Transport:
         timeouts: _Timeouts,
         parse: Callable[[Any], Awaitable[R]],
         stats: StreamStats | None = None,
+        load: Callable[[bytes, int], Awaitable[Any]] | None = None,
     ) -> R:
         """GET url?params with retries, within the call's deadline; return ``await parse(json)``.
+
+        ``load(body, status)`` parses a 2xx JSON body (default: ``parse_json``).
 
         The one exit of every request: errors from the server's answer, from ``parse``
         or from aiohttp leave here scrubbed of the token. ``stats`` (a stream's) counts
@@ -157,7 +167,8 @@ class Transport:
         assert task is not None
         self._calls.add(task)
         try:
-            return await parse(await self._get(url.with_query(params), timeouts, stats))
+            got = await self._get(url.with_query(params), timeouts, stats, load or parse_json)
+            return await parse(got)
         except CarrierXError as exc:
             self.scrub(exc)
             raise
@@ -171,7 +182,13 @@ class Transport:
             self._calls.discard(task)
             self._woken.discard(task)
 
-    async def _get(self, url: URL, timeouts: _Timeouts, stats: StreamStats | None) -> Any:
+    async def _get(
+        self,
+        url: URL,
+        timeouts: _Timeouts,
+        stats: StreamStats | None,
+        load: Callable[[bytes, int], Awaitable[Any]],
+    ) -> Any:
         loop = asyncio.get_running_loop()
         attempts = 0
         retry_after: float | None = None  # the last Retry-After the server sent
@@ -185,7 +202,7 @@ class Transport:
                     try:
                         async with self._slots:
                             started = loop.time()
-                            outcome = await self._attempt(url, attempts, timeouts.attempt)
+                            outcome = await self._attempt(url, attempts, timeouts.attempt, load)
                             took = loop.time() - started
                     except (ResponseDecodeError, APIConnectionError) as exc:  # never retried
                         exc.attempts = attempts
@@ -231,8 +248,14 @@ class Transport:
                 attempts=attempts,
             ) from None
 
-    async def _attempt(self, url: URL, attempt: int, timeout: aiohttp.ClientTimeout) -> Any:
-        """One GET: the parsed JSON, or a _Failure for the retry policy to judge."""
+    async def _attempt(
+        self,
+        url: URL,
+        attempt: int,
+        timeout: aiohttp.ClientTimeout,
+        load: Callable[[bytes, int], Awaitable[Any]],
+    ) -> Any:
+        """One GET: ``load``'s parse of the body, or a _Failure for the retry policy."""
         session = self.ensure_session()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -268,7 +291,7 @@ class Transport:
             retry_after = parse_retry_after(resp_headers.get("Retry-After"), now=datetime.now(UTC))
             return _Failure(status, retry_after, error)
         expect_json(status, resp_headers, body, url=str(url))
-        return await _parse(body, status)
+        return await load(body, status)
 
     def _log(self, level: int, msg: str, *args: object) -> None:
         """Log one record with every text argument scrubbed of the token.
@@ -306,7 +329,7 @@ class Transport:
         )
 
 
-async def _parse(body: bytes, status: int) -> Any:
+async def parse_json(body: bytes, status: int) -> Any:
     """The body's JSON. A big one is parsed in the pieces ``slices`` cuts, with a loop turn
     between them; if a piece does not parse, the body is parsed whole (and its error told)."""
     docs = slices(body)
@@ -324,6 +347,30 @@ async def _parse(body: bytes, status: int) -> Any:
             if data is not None:
                 return data
     return decode_json(body, status=status)
+
+
+async def parse_checked(body: bytes, status: int) -> tuple[Any, bool]:
+    """A list page's JSON, and whether ``_checked_json`` checked its records' wire types
+    as it parsed them (a big body in pieces, as ``parse_json``). When it cannot vouch for
+    the page, ``parse_json``'s result (or error) and False."""
+    docs = slices(body)
+    if docs is None:
+        data = checked_page(body)
+        if data is not None:
+            return data, True
+    elif (envelope := checked_page(docs[0])) is not None:
+        parsed: list[Any] = [envelope]
+        for doc in docs[1:]:
+            await asyncio.sleep(0)
+            run = checked_run(doc)
+            if run is None:
+                break
+            parsed.append(run)
+        else:
+            joined = join(parsed)
+            if joined is not None:
+                return joined, True
+    return await parse_json(body, status), False
 
 
 def _describe(exc: BaseException) -> str:

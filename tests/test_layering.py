@@ -21,6 +21,7 @@ CORE = frozenset(
         "_convert",
         "_page_decoder",
         "_json_slices",
+        "_checked_json",
         "_sansio",
         "_pagination",
         "_retry",

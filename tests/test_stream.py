@@ -65,8 +65,8 @@ async def serving(records):
 async def test_big_page_is_decoded_in_slices_with_loop_turns_between():
     events = []
 
-    def decode(items, start=0):
-        events.append(("decode", start, len(items)))
+    def decode(items, start=0, checked=False):
+        events.append(("decode", start, len(items), checked))
         return [x * 10 for x in items]
 
     async def other_task():
@@ -76,15 +76,15 @@ async def test_big_page_is_decoded_in_slices_with_loop_turns_between():
 
     items = list(range(3 * DECODE_SLICE + 7))
     other = asyncio.create_task(other_task())
-    got = await _in_slices(decode)(items)
+    got = await _in_slices(decode)(items, True)
     await other
     assert got == [x * 10 for x in items]
     calls = [e for e in events if e[0] == "decode"]
     assert calls == [
-        ("decode", 0, DECODE_SLICE),
-        ("decode", DECODE_SLICE, DECODE_SLICE),
-        ("decode", 2 * DECODE_SLICE, DECODE_SLICE),
-        ("decode", 3 * DECODE_SLICE, 7),
+        ("decode", 0, DECODE_SLICE, True),
+        ("decode", DECODE_SLICE, DECODE_SLICE, True),
+        ("decode", 2 * DECODE_SLICE, DECODE_SLICE, True),
+        ("decode", 3 * DECODE_SLICE, 7, True),
     ]
     # Another task ran before each slice: no two slices in one turn of the loop.
     for before, after in itertools.pairwise(events):
@@ -95,14 +95,14 @@ async def test_big_page_is_decoded_in_slices_with_loop_turns_between():
 def test_small_page_is_decoded_at_once_without_giving_up_the_loop():
     calls = []
 
-    def decode(items, start=0):
-        calls.append(start)
+    def decode(items, start=0, checked=False):
+        calls.append((start, checked))
         return items
 
-    coro = _in_slices(decode)(list(range(DECODE_SLICE)))
+    coro = _in_slices(decode)(list(range(DECODE_SLICE)), True)
     with pytest.raises(StopIteration) as done:  # finished at the first step: never suspended
         coro.send(None)
-    assert done.value.value == list(range(DECODE_SLICE)) and calls == [0]
+    assert done.value.value == list(range(DECODE_SLICE)) and calls == [(0, True)]
 
 
 @pytest.mark.parametrize("prefetch", [0, 1])
@@ -262,3 +262,48 @@ async def test_tiny_pages_stream_every_record_once(serve, page_size):
         got = [did.did_sid async for did in stream]
     assert got == [r["did_sid"] for r in records]
     assert stream.stats.complete is (page_size > 1)
+
+
+# --- typed streams parse with each record's wire types checked (_checked_json) --------------
+
+
+@pytest.mark.parametrize("page_size", [10, 1000])
+async def test_a_typed_stream_yields_what_the_server_sent_exactly_once(page_size):
+    records = [record(i, price=f"{i % 7}.25", capabilities=i % 32) for i in range(2500)]
+    records[5]["lata"] = None
+    async with serving(records) as (base, requests), Client(TOKEN, base_url=base) as client:
+        stream = client.available_dids(page_size=page_size)
+        got = [did async for did in stream]
+    assert [d.did_sid for d in got] == [r["did_sid"] for r in records]
+    assert [d.price for d in got] == [Decimal(f"{i % 7}.25") for i in range(2500)]
+    assert [d.capabilities for d in got] == [Capability(i % 32) for i in range(2500)]
+    assert got[5].lata is None and got[6].lata == ITEM["lata"]
+    assert all(d.present_fields == DID_FIELDS for d in got)
+    assert stream.stats.duplicates_dropped == 0 and stream.stats.requests == len(requests)
+
+
+@pytest.mark.parametrize("page_size", [10, 1000])
+async def test_a_hostile_record_in_a_later_piece_fails_with_the_precise_error(page_size):
+    records = [record(i) for i in range(1000)]
+    records[777]["lata"] = 5
+    async with serving(records) as (base, requests), Client(TOKEN, base_url=base) as client:
+        with pytest.raises(ResponseDecodeError) as info:
+            async for _ in client.available_dids(page_size=page_size, prefetch=0):
+                pass
+    message = str(info.value)
+    assert "lata" in message and records[777]["did_sid"] in message
+    offset, limit = requests[-1]  # no request after the page that holds it
+    assert offset <= 777 < offset + limit
+
+
+async def test_typed_streams_parse_through_the_checked_path_and_dicts_do_not():
+    # The documented difference shows which parse ran: exact in a typed record, orjson's
+    # float in .dicts().
+    big = [record(0, attributes={"big": 2**70 + 1})]
+    async with serving(big) as (base, _), Client(TOKEN, base_url=base) as client:
+        typed = [did async for did in client.available_dids()]
+        pages = [page async for page in client.available_dids().pages()]
+        dicts = [d async for d in client.available_dids().dicts()]
+    assert typed[0].attributes == {"big": 2**70 + 1}
+    assert pages[0].items[0].attributes == {"big": 2**70 + 1}
+    assert dicts[0]["attributes"] == {"big": float(2**70 + 1)} != {"big": 2**70 + 1}
