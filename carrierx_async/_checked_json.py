@@ -10,7 +10,8 @@ The wire types are the ones the page decoder's own checks accept (``_page_decode
 a string or null for text and ``price``, an integer or null for the bitmasks, an object
 or null for ``attributes``, an array of objects or null for ``transformations``. Keys
 outside the model are dropped, as the lenient decoder drops them. A document that does
-not parse or does not check comes back as None: the caller parses it with orjson and the
+not parse, does not check or nests deeper than Python's recursion limit (orjson takes
+1024 levels) comes back as None: the caller parses it with orjson and the
 precise path decides, so the errors and what is accepted do not change. One difference
 is deliberate: an integer beyond 64 bits inside ``attributes`` or ``transformations``
 keeps its exact value (orjson makes it a float); elsewhere such a number is refused here,
@@ -70,6 +71,8 @@ def _decode(decoder: msgspec.json.Decoder[Any], doc: bytes) -> Any:
     try:
         return decoder.decode(doc)
     except msgspec.DecodeError:  # also a value of the wrong type (ValidationError)
+        return None
+    except RecursionError:  # nesting past Python's limit; orjson's (1024 levels) decides
         return None
     finally:
         if paused:

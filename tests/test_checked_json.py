@@ -148,6 +148,36 @@ def test_a_number_beyond_64_bits_in_attributes_keeps_its_exact_value():
     assert through_checked(body)[0].attributes == {"big": 2**70 + 1}
 
 
+def nested(depth):
+    """A page whose one record's attributes nest ``depth`` arrays deep."""
+    inner = b"[" * depth + b"]" * depth
+    return body_of([record(0, attributes={"a": []})]).replace(b'"a": []', b'"a": ' + inner)
+
+
+@pytest.mark.parametrize("depth", [990, 1000, 1020, 1021, 1100])
+def test_deep_nesting_gives_what_the_precise_path_gives(depth):
+    # msgspec's limit is Python's recursion limit (a RecursionError), orjson's 1024
+    # levels (a decode error): a page orjson takes must not fail, one it refuses must
+    # fail as before, whichever limit comes first (the record sits 4 levels deep).
+    body = nested(depth)
+
+    def shape(decode):  # compared without recursing: == on these would hit the limit too
+        try:
+            [did] = decode(body)
+        except orjson.JSONDecodeError as exc:
+            return "raises", type(exc)
+        levels, node = 0, did.attributes["a"]
+        while node:
+            levels, node = levels + 1, node[0]
+        return did.phonenumber, levels + 1
+
+    expected = shape(precise)
+    assert shape(through_checked) == expected
+    assert expected == (
+        ("15160000000", depth) if depth <= 1020 else ("raises", orjson.JSONDecodeError)
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -307,3 +307,26 @@ async def test_typed_streams_parse_through_the_checked_path_and_dicts_do_not():
     assert typed[0].attributes == {"big": 2**70 + 1}
     assert pages[0].items[0].attributes == {"big": 2**70 + 1}
     assert dicts[0]["attributes"] == {"big": float(2**70 + 1)} != {"big": 2**70 + 1}
+
+
+@pytest.mark.parametrize("size", [5, 1000])  # parsed whole; parsed in pieces
+@pytest.mark.parametrize("depth", [1000, 1100])  # orjson takes 1024 levels in all
+async def test_deep_nesting_streams_or_fails_as_orjson_decides(serve, size, depth):
+    # msgspec stops at Python's recursion limit with a RecursionError: the stream must
+    # still yield a page orjson parses, and fail one it refuses with the library's error.
+    records = [record(i) for i in range(size)]
+    records[size - 3]["attributes"] = {"a": "DEEP"}
+    body = json.dumps({"items": records, "has_more": False}).encode()
+    body = body.replace(b'"DEEP"', b"[" * depth + b"]" * depth)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async with Client(token=TOKEN, base_url=await serve(handler)) as client:
+        stream = client.available_dids(page_size=1000)
+        if depth == 1100:
+            with pytest.raises(ResponseDecodeError):
+                await anext(stream)
+            return
+        got = [did.did_sid async for did in stream]
+    assert got == [r["did_sid"] for r in records]
