@@ -113,9 +113,11 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
             holds.ends.append(now)
             last = now
 
+    # Counted before the ticker starts: walking the old generation takes milliseconds,
+    # which would be the first gap, charged to the stream.
+    old = len(gc.get_objects(generation=2))
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0)
-    old = len(gc.get_objects(generation=2))
     gc.callbacks.append(on_gc)
     # Every parse of a page or piece: the raw loop and .dicts() call orjson.loads, typed
     # records msgspec through _checked_json._decode.
