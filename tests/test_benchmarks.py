@@ -1,7 +1,9 @@
 """The benchmark runner's quick (CI smoke) summary carries no verdicts; row 7's copy of
 this tree really runs without the safety work, and the real package keeps it."""
 
+import asyncio
 import sys
+import time
 
 import pytest
 from aiohttp import web
@@ -12,10 +14,12 @@ from benchmarks._before import (
     check_safety_off,
     load_tree,
     switch_off_safety,
+    time_safety,
     walk_slip,
 )
 from benchmarks._harness import pinned
 from benchmarks._payload import page_body
+from benchmarks._timed import Meter, time_methods
 from benchmarks.run import Row, smoke_report, table
 
 
@@ -76,3 +80,87 @@ def test_pinning_restores_what_it_changed():
     assert len(during) == 1 if was_pinned else during == before
     with pinned(None) as was_pinned:
         assert not was_pinned and os.sched_getaffinity(0) == before
+
+
+# --- _timed: CPU time inside chosen methods (row 7) ----------------------------------------
+
+
+def _burn(seconds):
+    """Spin for ``seconds`` of this thread's CPU time; return the CPU time spent."""
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
+        pass
+    return time.thread_time() - start
+
+
+async def test_a_timed_coroutine_counts_its_own_steps_not_what_runs_while_it_waits():
+    own = []
+
+    class Work:
+        async def step(self, gate):
+            own.append(_burn(0.005))
+            await gate  # meanwhile another task burns 0.05 s: not this method's time
+            own.append(_burn(0.005))
+            return "done"
+
+    meter = Meter()
+    time_methods(Work, ("step",), meter)
+    gate = asyncio.get_running_loop().create_future()
+
+    async def other():
+        await asyncio.sleep(0)
+        spent = _burn(0.05)
+        gate.set_result(None)
+        return spent
+
+    result, other_spent = await asyncio.gather(Work().step(gate), other())
+    assert result == "done" and len(own) == 2
+    assert sum(own) <= meter.cpu < sum(own) + other_spent / 2
+
+
+async def test_a_timed_method_passes_results_errors_and_cancellation_through():
+    events = []
+
+    class Work:
+        def sync(self, x):
+            return x + 1
+
+        async def fails(self):
+            await asyncio.sleep(0)
+            raise KeyError("inner")
+
+        async def waits(self, gate):
+            try:
+                await gate
+            except asyncio.CancelledError:
+                events.append("cancelled inside")
+                raise
+
+    meter = Meter()
+    time_methods(Work, ("sync", "fails", "waits"), meter)
+    assert Work().sync(1) == 2
+    with pytest.raises(KeyError, match="inner"):
+        await Work().fails()
+    task = asyncio.ensure_future(Work().waits(asyncio.get_running_loop().create_future()))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["cancelled inside"] and meter.cpu > 0
+
+
+async def test_row_7_times_the_safety_methods_of_a_copy_only(serve, unsafe):
+    async def handler(request: web.Request) -> web.Response:
+        query = request.rel_url.query
+        body = page_body(int(query["offset"]), int(query["limit"]), 2000)
+        return web.Response(body=body, content_type="application/json")
+
+    read = carrierx_async._transport.Transport._read
+    with pytest.raises(ValueError, match="never carrierx_async"):
+        time_safety(carrierx_async)
+    meter = time_safety(unsafe)
+    async with unsafe.Client(token="bench-token", base_url=await serve(handler)) as client:
+        dids = [d.did_sid async for d in client.available_dids(page_size=1000)]
+    assert len(set(dids)) == len(dids) == 2000 and meter.cpu > 0
+    assert unsafe._transport.Transport._read is not read
+    assert carrierx_async._transport.Transport._read is read
