@@ -2,6 +2,7 @@
 this tree really runs without the safety work, and the real package keeps it."""
 
 import asyncio
+import gc
 import sys
 import time
 
@@ -116,6 +117,24 @@ async def test_a_timed_coroutine_counts_its_own_steps_not_what_runs_while_it_wai
     result, other_spent = await asyncio.gather(Work().step(gate), other())
     assert result == "done" and len(own) == 2
     assert sum(own) <= meter.cpu < sum(own) + other_spent / 2
+
+
+def test_a_timed_method_does_not_count_the_collections_that_run_inside_it():
+    heap = [[] for _ in range(300_000)]  # GC-tracked: a full collection walks them all
+    spent = {}
+
+    class Work:
+        def step(self):
+            start = time.thread_time()
+            gc.collect()
+            spent["collect"] = time.thread_time() - start
+            spent["own"] = _burn(0.005)
+
+    meter = Meter()
+    time_methods(Work, ("step",), meter)
+    Work().step()
+    assert spent["collect"] > 0 and len(heap) == 300_000
+    assert spent["own"] <= meter.cpu < spent["own"] + spent["collect"] / 2
 
 
 async def test_a_timed_method_passes_results_errors_and_cancellation_through():
