@@ -344,7 +344,7 @@ def test_an_anchored_record_later_in_a_page_is_not_yielded_again():
     # met again after new records, in a page that otherwise follows on, it is dropped.
     p = Paginator(build_query(page_size=8))
     p.accept(envelope("abcdefgh", has_more=True, offset=0))
-    p._anchor, p._anchor_set = ["z"], {"z"}
+    p._anchor, p._anchor_set = [hash("z")], {hash("z")}  # the window keeps hashes
     new, _ = p.accept(envelope("ghijzklm", has_more=True, offset=6))
     assert [i["did_sid"] for i in new] == list("ijklm")
 
@@ -386,3 +386,14 @@ def test_pages_too_small_for_a_quarter_overlap_still_walk_the_whole_list(page_si
         10 if page_size == 1 else 0
     )
     assert p.stats.windows_healed == 0 and p.stats.duplicates_dropped == 0
+
+
+def test_the_window_keeps_hashes_of_identities_not_the_parsed_strings():
+    # Kept strings hold their pages' parsed memory in pieces (see _pagination): the
+    # window keeps each identity's hash, so none of a page's strings outlive it there.
+    p = Paginator(build_query(page_size=8))
+    for offset, ids in ((0, "abcdefgh"), (6, "ghijklmn"), (12, "mnopqrst")):
+        p.accept(envelope(ids, has_more=True, offset=offset))
+    kept = p._cur + p._old + p._anchor
+    assert kept and all(isinstance(k, int) for k in kept)
+    assert set(kept) >= {hash(c) for c in "opqrst"}
