@@ -1,36 +1,14 @@
-"""What a change costs: typed records streamed by several variants of the client.
+"""Copies of ``carrierx_async`` for row 7 (``_row7``), and the safety work switched off.
 
-The full run's row 7 measures the safety work issues 10 and 11 added (size cap, churn
-healing, cycle detection) in this tree: this tree's ``carrierx_async`` against private
-copies of it (``load_tree``, taken from the working tree when the row runs, uncommitted
-files too), each imported under its own name and patched by ``switch_off_safety``; the
-real package is never touched. "Before" walks as 0.1 did: the re-read overlap and the
-de-duplication of what the previous page held were there before the safety work, so they
-stay. A second copy has no identity work at all (info: what the whole walk costs), and an
-unpatched third copy measures the noise floor. Before timing, every copy must stream
-every record and be seen to run without what it claims to lack (``check_safety_off``),
-so the row cannot compare two identical things.
-
-``python -m benchmarks --before REF`` compares this tree with ``REF`` instead: that
-version is exported (``git archive``) into a temporary directory and imported under its
-own name.
-
-The variants stream the same records, interleaved, in many short rounds (``interleave``),
-with the client and the server process pinned to a CPU each (``pinned``). The figure is
-the median per-round ratio of client CPU time per record (``time.thread_time``; the
-server runs in another process), which other jobs on a shared machine disturb far less
-than the wall-clock rate, printed beside it. The target row goes further: all the safety
-work runs inside ``SAFETY_METHODS`` (in this tree) and all that replaces it inside the
-same methods (in the copy without it), so the unpatched copy's and the "before" copy's
-are timed in the stream (``_timed``) and the row is the unpatched copy's CPU time per
-record without what its methods take beyond the before copy's, over its whole CPU time
-(``_attributed``). On a machine whose speed moves ~20% from one stream to the next,
-whole streams of identical code differ by up to ~4% in 31 rounds (row 7''), more than
-the 3% the target allows; the timed share carries that noise only on its own small size.
-Work the safety methods cause elsewhere (the window's identities kept alive, say) is not
-in it: the whole-stream ratio (row 7a) is printed beside it. This tree and its unpatched
-copy run the same code: their whole-stream rates are pooled per round (``_pooled``).
-Target for the safety work: at most 3% of typed throughput, so ``after / before >= 0.97``.
+``load_tree`` copies this working tree's package (uncommitted files too) into a
+directory and imports it under its own name; ``load_before`` exports a git commit's the
+same way. ``switch_off_safety`` patches such a copy (never the real package) to run
+without the safety work issues 10 and 11 added (size cap, churn healing, cycle
+detection), walking as 0.1 did: the re-read overlap and the de-duplication of what the
+previous page held were there before the safety work, so they stay; with
+``keep_overlap=False`` there is no identity work at all. ``check_safety_off`` asserts a
+patched copy really runs as described and this tree does not, so row 7 cannot compare
+two identical things.
 """
 
 from __future__ import annotations
@@ -39,12 +17,9 @@ import importlib.util
 import inspect
 import io
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -55,19 +30,15 @@ import aiohttp
 import carrierx_async
 from carrierx_async import Client
 
-from ._harness import Row, count, interleave, pinned, ratio
-from ._server import carrierx_base
-from ._timed import Meter, time_methods
+from ._harness import count
 
 __all__ = [
+    "TOKEN",
     "UNSAFE",
-    "bench_before",
-    "bench_safety",
     "check_safety_off",
     "load_before",
     "load_tree",
     "switch_off_safety",
-    "time_safety",
     "walk_slip",
 ]
 
@@ -260,181 +231,3 @@ async def check_safety_off(
             pass
         else:
             raise AssertionError("this tree read a page over max_response_bytes")
-
-
-# --- row 7 ----------------------------------------------------------------------------------
-
-
-def _missing(refs: tuple[str, ...]) -> str | None:
-    """Why these commits cannot be exported here (no git, a shallow clone), or None."""
-    for ref in refs:
-        try:
-            subprocess.run(
-                ["git", "cat-file", "-e", f"{ref}^{{commit}}"],
-                cwd=_ROOT,
-                check=True,
-                capture_output=True,
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return f"commit {ref} is not in this checkout (git, and not a shallow clone)"
-    return None
-
-
-Runs = dict[str, list[tuple[float, ...]]]
-#: Row 7a times these methods: all the safety work runs inside them (in this tree), and
-#: all that replaces it (in the copy without it), 0.1's walk included.
-SAFETY_METHODS: Final = (
-    ("_pagination", "Paginator", "_accept_offset"),
-    ("_transport", "Transport", "_read"),
-)
-
-
-def time_safety(package: ModuleType) -> Meter:
-    """Time ``SAFETY_METHODS`` of ``package`` (a private copy) into the meter returned."""
-    if package is carrierx_async:
-        raise ValueError("time_safety patches a private copy, never carrierx_async")
-    meter = Meter()
-    for module, owner, name in SAFETY_METHODS:
-        time_methods(getattr(getattr(package, module), owner), (name,), meter)
-    return meter
-
-
-async def _measure(
-    port: int,
-    records: int,
-    rounds: int,
-    variants: dict[str, Any],
-    meters: dict[str, Meter] | None = None,
-) -> Runs:
-    """Per variant (a ``Client`` class) and round: (records per CPU second, records/s,
-    CPU seconds per record inside its meter's methods, 0.0 without a meter)."""
-    base = carrierx_base(port, records)
-    meters = meters or {}
-
-    def runner(name: str, client_class: Any) -> Any:
-        meter = meters.get(name, Meter())
-
-        async def run() -> tuple[float, float, float]:
-            async with client_class(token=TOKEN, base_url=base) as client:
-                meter.cpu = 0.0
-                cpu, wall = time.thread_time(), time.perf_counter()
-                got = await count(client.available_dids(page_size=1000))
-                cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-            assert got == records, got
-            return got / cpu, got / wall, meter.cpu / got
-
-        return run
-
-    return await interleave({name: runner(name, c) for name, c in variants.items()}, rounds)
-
-
-def _ratio(runs: Runs, a: str, b: str, i: int = 0) -> float:
-    """Median over rounds of a / b, by CPU time per record (``i=0``) or wall-clock rate."""
-    return ratio({k: [r[i] for r in runs[k]] for k in (a, b)}, a, b)
-
-
-def _attributed(runs: Runs, after: str, before: str) -> float:
-    """Median over rounds of ``(1 - share(after)) / (1 - share(before))``, a share being the
-    part of a stream's CPU time per record spent inside its timed methods.
-
-    With the rest of the code the same in both (R), after / before throughput by CPU is
-    (R + S_before) / (R + S_after), which is that ratio; as shares of each stream's own
-    time it holds when the machine runs one stream slower than the other (on this VM
-    speed moves ~20% from one stream to the next), where subtracting seconds would not.
-    """
-    return statistics.median(
-        (1 - a[2] * a[0]) / (1 - b[2] * b[0])
-        for a, b in zip(runs[after], runs[before], strict=True)
-    )
-
-
-def _pooled(runs: Runs, a: str, b: str, into: str) -> Runs:
-    """``runs`` plus ``into``: per round, the rates of ``a`` and ``b`` (the same code) pooled
-    as one variant that streamed twice the records (harmonic mean): half the noise."""
-    both: list[tuple[float, ...]] = [
-        (2 / (1 / x[0] + 1 / y[0]), 2 / (1 / x[1] + 1 / y[1]))
-        for x, y in zip(runs[a], runs[b], strict=True)
-    ]
-    return {**runs, into: both}
-
-
-def _report(runs: Runs, records: int, was_pinned: bool) -> None:
-    rates = ", ".join(
-        f"{k} {statistics.median(r[1] for r in v):,.0f} rec/s" for k, v in runs.items()
-    )
-    where = "client and server pinned to a CPU each" if was_pinned else "not pinned"
-    rounds = len(next(iter(runs.values())))
-    print(f"  row 7: {rounds} rounds of {records:,} typed records, {where}: {rates}", flush=True)
-
-
-async def bench_safety(port: int, server_pid: int | None, records: int, rounds: int) -> list[Row]:
-    """Row 7: typed records with this tree against copies of it without the safety work."""
-    with tempfile.TemporaryDirectory() as tmp:
-        before = load_tree(Path(tmp) / "before")
-        switch_off_safety(before)
-        bare = load_tree(Path(tmp) / "bare", f"{UNSAFE}_bare")
-        switch_off_safety(bare, keep_overlap=False)
-        same = load_tree(Path(tmp) / "same", f"{UNSAFE}_same")  # unpatched: the noise floor
-        await check_safety_off(before, carrierx_base(port, 2000), 2000)
-        await check_safety_off(bare, carrierx_base(port, 2000), 2000, keep_overlap=False)
-        meters = {"before": time_safety(before), "copy": time_safety(same)}
-        variants = {
-            "tree": Client,
-            "before": before.Client,
-            "bare": bare.Client,
-            "copy": same.Client,
-        }
-        with pinned(server_pid) as was_pinned:
-            runs = await _measure(port, records, rounds, variants, meters)
-    _report(runs, records, was_pinned)
-    attributed = _attributed(runs, "copy", "before")
-    runs = _pooled(runs, "tree", "copy", "safe")
-    return [
-        Row(
-            "7 the safety work's cost (size cap, churn healing, cycle detection): typed "
-            "records, this tree / the same with 0.1's walk, by client CPU time per record, "
-            "what the safety work adds timed inside its methods in the stream",
-            attributed,
-            0.97,
-        ),
-        Row(
-            "7a the same by whole streams' client CPU time (info; as noisy as 7'' shows)",
-            _ratio(runs, "safe", "before"),
-            None,
-        ),
-        Row("7' whole streams by wall-clock rate (info)", _ratio(runs, "safe", "before", 1), None),
-        Row(
-            "7'' noise floor: this tree / an unpatched copy of it, by CPU time (info)",
-            _ratio(runs, "tree", "copy"),
-            None,
-        ),
-        Row(
-            "7''' all the walk's identity work, 0.1's too: this tree / no re-read overlap and "
-            "no identities at all, by CPU time (info)",
-            _ratio(runs, "safe", "bare"),
-            None,
-        ),
-    ]
-
-
-async def bench_before(
-    port: int, server_pid: int | None, ref: str, records: int, rounds: int
-) -> list[Row]:
-    """Row 7 with ``--before REF``: typed records with this tree against ``ref``."""
-    why = _missing((ref,))
-    if why is not None:
-        print(f"  row 7 skipped: {why}", flush=True)
-        return []
-    with tempfile.TemporaryDirectory() as tmp:
-        old = load_before(ref, Path(tmp) / "before").Client
-        with pinned(server_pid) as was_pinned:
-            runs = await _measure(port, records, rounds, {"tree": Client, ref: old})
-    _report(runs, records, was_pinned)
-    return [
-        Row(
-            f"7 typed records, this tree / {ref}, by client CPU time",
-            _ratio(runs, "tree", ref),
-            0.97,
-        ),
-        Row("7' the same by wall-clock rate (info)", _ratio(runs, "tree", ref, 1), None),
-    ]

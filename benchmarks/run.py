@@ -30,7 +30,6 @@ import orjson
 from carrierx_async import Client
 
 from . import _baseline_convert as baseline
-from ._before import bench_before, bench_safety
 from ._harness import Row, Runner, count, fmt_rate, interleave, ratio
 from ._loop import bench_stall, tracked_per_record
 from ._payload import page_body
@@ -44,6 +43,7 @@ from ._peers import (
     twilio_client,
     twilio_stream,
 )
+from ._row7 import bench_before, bench_safety
 from ._server import Server, carrierx_base
 
 __all__ = ["main"]
@@ -79,7 +79,7 @@ FULL = Sizes(
     decode_rounds=15,
     stall_records=20_000,
     safety_records=20_000,
-    safety_rounds=31,
+    safety_rounds=41,
 )
 QUICK = Sizes(
     records=3_000,

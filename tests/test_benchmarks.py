@@ -15,11 +15,11 @@ from benchmarks._before import (
     check_safety_off,
     load_tree,
     switch_off_safety,
-    time_safety,
     walk_slip,
 )
 from benchmarks._harness import pinned
 from benchmarks._payload import page_body
+from benchmarks._row7 import time_safety
 from benchmarks._timed import Meter, time_methods
 from benchmarks.run import Row, smoke_report, table
 
