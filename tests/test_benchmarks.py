@@ -19,7 +19,7 @@ from benchmarks._before import (
 )
 from benchmarks._harness import pinned
 from benchmarks._payload import page_body
-from benchmarks._row7 import time_safety
+from benchmarks._row7 import _attributed, _pooled, time_safety
 from benchmarks._timed import Meter, time_methods
 from benchmarks.run import Row, smoke_report, table
 
@@ -183,3 +183,16 @@ async def test_row_7_times_the_safety_methods_of_a_copy_only(serve, unsafe):
     assert len(set(dids)) == len(dids) == 2000 and meter.cpu > 0
     assert unsafe._transport.Transport._read is not read
     assert carrierx_async._transport.Transport._read is read
+
+
+def test_row_7_pools_two_copies_and_prices_the_timed_share_by_hand():
+    # Per round (rate by CPU, rate by wall clock, seconds per record in timed methods).
+    # Copy a: 4.0 us of other work + 0.3 in the methods; b: 4.0 + 0.1, the machine
+    # running a at half speed in round 2. Throughput a / b = 4.1 / 4.3 both rounds.
+    a = [(1 / 4.3e-6, 1.0, 0.3e-6), (1 / 8.6e-6, 1.0, 0.6e-6)]
+    b = [(1 / 4.1e-6, 2.0, 0.1e-6), (1 / 4.1e-6, 2.0, 0.1e-6)]
+    assert _attributed({"a": a, "b": b}, "a", "b") == pytest.approx(4.1 / 4.3)
+    pooled = _pooled({"a": a, "b": b}, "a", "b", "ab")["ab"]
+    # Harmonic mean of the rates: both streamed the same records, 4.3 and 4.1 us each.
+    assert pooled[0][0] == pytest.approx(1 / 4.2e-6)
+    assert pooled[0][1] == pytest.approx(4 / 3) and pooled[0][2] == pytest.approx(0.2e-6)
