@@ -22,11 +22,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
+from ._body import parse_checked
 from ._errors import CarrierXError
 from ._models import Page
 from ._pagination import Paginator, StreamStats
 from ._query import Query
-from ._transport import parse_checked
 
 if TYPE_CHECKING:
     from ._client import Client

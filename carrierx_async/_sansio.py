@@ -13,9 +13,15 @@ from typing import Any, Final
 from yarl import URL
 
 from ._convert import decode_json, excerpt
-from ._errors import APIError, ConfigurationError, ResponseDecodeError, error_for_status
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    RateLimitError,
+    ResponseDecodeError,
+    error_for_status,
+)
 
-__all__ = ["check_base_url", "error_from_response", "expect_json"]
+__all__ = ["check_base_url", "error_from_response", "expect_json", "rate_limited"]
 
 #: How much of an error body an APIError keeps.
 _ERROR_BODY: Final = 200
@@ -99,3 +105,19 @@ def expect_json(status: int, headers: Mapping[str, str], body: bytes, *, url: st
             status=status,
             excerpt=excerpt(body),
         )
+
+
+def rate_limited(error: APIError, retry_after: float) -> RateLimitError:
+    """The error for a server that asks for a longer wait than the client will make."""
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after
+        return error
+    return RateLimitError(
+        error.status,
+        f"{error.message} (Retry-After {retry_after:g}s is longer than this call may wait)",
+        errors=error.errors,
+        body=error.body,
+        url=error.url,
+        attempts=error.attempts,
+        retry_after=retry_after,
+    )

@@ -2,7 +2,7 @@
 
 With ``_client`` it is one of the two modules that import aiohttp. A ``Transport`` owns (or
 borrows) the aiohttp session, adds the credential, and turns every attempt into parsed
-JSON (a big body in pieces with loop turns between, see ``_json_slices``) or a
+JSON (the ``load`` it is given, ``_body.parse_json`` by default) or a
 ``_Failure`` that the pure retry policy (``_retry.decide``) judges; what to raise for a
 response is decided in ``_sansio``.
 
@@ -30,8 +30,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._checked_json import checked_page, checked_run
-from ._convert import decode_json
+from ._body import parse_json
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -39,23 +38,19 @@ from ._errors import (
     CarrierXError,
     ClientClosedError,
     ConfigurationError,
-    RateLimitError,
     ResponseDecodeError,
     ResponseTooLargeError,
     scrub_error,
     scrub_text,
 )
-from ._json_slices import join, slices
 from ._pagination import StreamStats
 from ._retry import RetryBudget, RetryPolicy, decide, parse_retry_after
-from ._sansio import error_from_response, expect_json
+from ._sansio import error_from_response, expect_json, rate_limited
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Transport",
-    "parse_checked",
-    "parse_json",
 ]
 
 logger = logging.getLogger("carrierx_async")
@@ -230,7 +225,7 @@ class Transport:
                     )
                     if too_long and isinstance(error, APIError) and outcome.retry_after is not None:
                         # Waiting as told would outlive the policy or the deadline: say so now.
-                        raise _rate_limited(error, outcome.retry_after)
+                        raise rate_limited(error, outcome.retry_after)
                     if too_long or not decision.retry or not self._budget.try_spend():
                         raise error  # the next wait cannot fit: the error in hand, at once
                     self._log(
@@ -329,50 +324,6 @@ class Transport:
         )
 
 
-async def parse_json(body: bytes, status: int) -> Any:
-    """The body's JSON. A big one is parsed in the pieces ``slices`` cuts, with a loop turn
-    between them; if a piece does not parse, the body is parsed whole (and its error told)."""
-    docs = slices(body)
-    if docs is not None:
-        parsed: list[Any] = []
-        for doc in docs:
-            if parsed:
-                await asyncio.sleep(0)
-            try:
-                parsed.append(decode_json(doc, status=status))
-            except ResponseDecodeError:
-                break
-        else:
-            data = join(parsed)
-            if data is not None:
-                return data
-    return decode_json(body, status=status)
-
-
-async def parse_checked(body: bytes, status: int) -> tuple[Any, bool]:
-    """A list page's JSON, and whether ``_checked_json`` checked its records' wire types
-    as it parsed them (a big body in pieces, as ``parse_json``). When it cannot vouch for
-    the page, ``parse_json``'s result (or error) and False."""
-    docs = slices(body)
-    if docs is None:
-        data = checked_page(body)
-        if data is not None:
-            return data, True
-    elif (envelope := checked_page(docs[0])) is not None:
-        parsed: list[Any] = [envelope]
-        for doc in docs[1:]:
-            await asyncio.sleep(0)
-            run = checked_run(doc)
-            if run is None:
-                break
-            parsed.append(run)
-        else:
-            joined = join(parsed)
-            if joined is not None:
-                return joined, True
-    return await parse_json(body, status), False
-
-
 def _describe(exc: BaseException) -> str:
     """An aiohttp exception as text (scrubbed of the token with every error later)."""
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -417,22 +368,6 @@ class _Failure:
         self.status = status
         self.retry_after = retry_after
         self.error = error
-
-
-def _rate_limited(error: APIError, retry_after: float) -> RateLimitError:
-    """The error for a server that asks for a longer wait than the client will make."""
-    if isinstance(error, RateLimitError):
-        error.retry_after = retry_after
-        return error
-    return RateLimitError(
-        error.status,
-        f"{error.message} (Retry-After {retry_after:g}s is longer than this call may wait)",
-        errors=error.errors,
-        body=error.body,
-        url=error.url,
-        attempts=error.attempts,
-        retry_after=retry_after,
-    )
 
 
 @attrs.frozen

@@ -13,11 +13,11 @@ import orjson
 import pytest
 
 from carrierx_async import ResponseDecodeError
+from carrierx_async._body import parse_checked
 from carrierx_async._checked_json import ENVELOPE_KEYS, checked_page, checked_run
 from carrierx_async._convert import decode_did, decode_dids, decode_envelope
 from carrierx_async._json_slices import slices
 from carrierx_async._models import DID_FIELDS
-from carrierx_async._transport import parse_checked
 
 SAMPLE = json.loads((Path(__file__).parent / "samples" / "available_dids_page.json").read_bytes())
 ITEM = SAMPLE["items"][0]
