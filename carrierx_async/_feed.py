@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from ._body import parse_checked
+from ._body import parse_checked, parse_unchecked
 from ._errors import CarrierXError
 from ._models import Page
 from ._pagination import Paginator, StreamStats
@@ -83,7 +83,7 @@ class _Feed(Generic[T]):
         self._timeouts = timeouts
         self._decode = decode  # (records, whether their wire types were checked)
         # Typed streams parse pages with their records' wire types checked on the way.
-        self._load = parse_checked if checked else None
+        self._load = parse_checked if checked else parse_unchecked
         self._inline = len(queries) == 1 and prefetch == 0
         self._prefetch = max(prefetch, 1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -121,9 +121,7 @@ class _Feed(Generic[T]):
     async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | _Undecoded | None:
         """One response through the walk: its new records (a small page undecoded, see the
         module's docstring), or None for a page set aside."""
-        checked = False
-        if self._load is not None:
-            data, checked = data
+        data, checked = data  # from self._load
         if limit > DECODE_SLICE:
             await asyncio.sleep(0)  # parsing its last piece held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
