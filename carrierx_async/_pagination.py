@@ -9,12 +9,8 @@ Offset mode (the default; API reference 5.1, 5.3):
 * Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
   most a quarter of a page but at least one record, unless the page had only one) and the
   walk keeps the identities (``did_sid``, else ``phonenumber``) of the last records it
-  yielded, two to five pages' worth: a bounded window, whatever the stream's length. It
-  keeps each as its ``hash`` (``_window_keys``), not the string: kept strings would hold
-  their parsed pages' memory in pieces, and the parse and decode of every later page
-  measured 3-5% slower for it. Two identities share a 64-bit hash by chance once in
-  ~10^19 pairs, so a window of 5000 confuses a new record with a known one (and drops it)
-  less than once in 10^15 records.
+  yielded, two to five pages' worth, as 64-bit hashes (``_window_keys``: kept strings
+  slowed every later page's parse 3-5%; a collision drops a new record, < 1 in 10^15).
 * The cursor is the most recently yielded record found in a page: what comes before it is
   behind the cursor (re-read, or numbers added in front) and is not yielded again; what
   follows it and was not yielded is new. A page of only known records is not "stuck" by itself
