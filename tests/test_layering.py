@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "carrierx_async"
 CORE = frozenset(
     {
         "_errors",
+        "_cursor",
         "_models",
         "_filter_kinds",
         "_fields",
