@@ -199,7 +199,32 @@ class ListField(_Named):
 class FieldNamespace:
     """``F.<field>``: every filterable DID field, typed by the values it compares with.
 
-    A misspelt name raises ``FilterError`` (also an ``AttributeError``) with a suggestion.
+    ``F.state == "NY"`` is a ``Filter`` whose ``str()`` is the wire text ``state eq NY``. The
+    API documents its operators in general, not per field, and says any top-level field can
+    be filtered "with some exceptions" it does not list, so only what is clearly wrong is
+    refused, with ``FilterError`` when the filter is built:
+
+    - ``== != < <= > >=`` (sent ``eq ne lt le gt ge``) apply to every field, with a value of
+      the field's type: ``str`` for text fields (``TextField``, ``PhoneNumberField``);
+      ``Decimal`` or ``int`` for ``price`` (a ``float`` is refused: money is Decimal);
+      ``Capability`` or an int in 0..31 for ``capabilities`` and ``active_capabilities``
+      (``BitmaskField``); an int or digit string of 3 digits for ``npa`` and 6 for
+      ``npa_nxx`` (``AreaCodeField``: virtual keys, the area code and exchange of a NANP
+      number). ``None`` and ``bool`` values are refused.
+    - ``.like(pattern)`` on text fields, ``.bit(mask)`` on the bitmasks (every bit of the
+      mask set), ``.nearby(...)`` on ``phonenumber``; another pairing (``F.price.like("1%")``)
+      is a ``FilterError`` naming the operators that apply.
+    - ``F.attributes["key"]`` is the text field ``attributes.key`` (dot notation; a key of
+      letters, digits, ``_`` and ``-``). ``transformations`` is selectable, not filterable.
+    - ``.in_(values)`` and ``|`` build alternatives the client runs as separate requests
+      (see ``help(Filter)``); there is no ``not``.
+
+    For mypy every field is a typed attribute, so ``mypy --strict`` flags ``F.stat`` (no
+    such attribute) and ``F.price <= "1.5"`` (unsupported operand); an ``==`` with a wrong
+    value type, such as ``F.price == "1.5"``, type-checks as a ``bool``, which no
+    ``filter=`` argument accepts. At run time a misspelt name raises ``FilterError`` (also
+    an ``AttributeError``) with a suggestion. ``F.<field>`` also names a field in
+    ``include_fields=`` / ``exclude_fields=``.
     """
 
     __slots__ = ()

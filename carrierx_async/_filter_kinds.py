@@ -17,8 +17,11 @@ Decisions (the API reference, sections 4.4, 6.1, 6.2 and 11, leaves these open):
 - Quoting (6.1): a value made only of ``A-Z a-z 0-9 _ . % : + @ / -`` (and not the word
   and/or/not) is sent bare; anything else is double-quoted, or single-quoted when it holds
   a ``"``. There is no documented escape syntax, so a value with both quote kinds, a
-  backslash (a server could read it as an escape) or a control character is refused: no
-  value can close its quotes early and smuggle in a second condition.
+  backslash (a server could read it as an escape), a control character or a Unicode line
+  or paragraph separator is refused: no value can close its quotes early and smuggle in a
+  second condition. ``Filter.raw`` text and ``extra_params`` values are refused only for
+  what cannot stand in one line of filter text (``control_character``: control
+  characters, lone surrogates, line and paragraph separators).
 """
 
 from __future__ import annotations

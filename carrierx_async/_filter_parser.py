@@ -122,9 +122,12 @@ def _parse_cached(source: str) -> Filter:
 def parse_filter(text: str) -> Filter:
     """Parse filter text into the Filter the DSL builds, checked the same way.
 
-    ``parse_filter("state eq NY and price le 1")``. Raises ``FilterError`` naming the offset
-    of the first problem (unknown field or operator, wrong value, ``or``/``not``); a
-    non-str raises ``TypeError``. To send text the client refuses, use ``Filter.raw``.
+    ``parse_filter("state eq NY and price le 1")``. A plain string given as ``filter=`` goes
+    through it, so a typo fails before the request rather than with a 400. Operators and
+    ``and`` in any case, field names exact; values bare or in double or single quotes.
+    Raises ``FilterError`` naming the offset of the first problem (unknown field or
+    operator, wrong value, ``or``/``not``/parentheses); a non-str raises ``TypeError``. To
+    send text the client refuses, use ``Filter.raw``.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected str, got {type(text).__name__}")

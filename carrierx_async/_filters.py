@@ -51,9 +51,20 @@ class Filter:
 
     Build one from the fields of ``F`` (``F.state == "NY"``), with ``Filter.nearby(...)``,
     ``Filter.raw(text)`` or ``parse_filter(text)``; never call ``Filter(...)`` directly.
-    ``a & b`` joins conditions with the API's ``and``; ``a | b`` is a disjunction the client
-    runs as one request per alternative. ``~a`` and ``bool(a)`` raise (the API has no
-    ``not``). Bad fields, operators or values raise ``FilterError`` when the filter is built.
+    ``a & b`` joins conditions with the API's ``and``. ``~a`` raises ``FilterError`` and
+    ``bool(a)`` a ``TypeError`` (the API has no ``not``, and ``0 < F.price < 1`` would keep
+    half of its condition). Bad fields, operators or values raise ``FilterError`` when the
+    filter is built; ``help(F)`` lists what each field accepts.
+
+    Beyond the API, which only knows ``and``: ``a | b`` (and ``F.<field>.in_([...])``) is a
+    disjunction. ``client.available_dids(filter=a | b)`` runs one request stream per
+    alternative, concurrently through the same client (sharing its ``max_concurrency``), and
+    merges them into one stream without duplicates: it remembers the ``did_sid`` of every
+    record it yielded, so its memory grows with its length. ``max_items`` applies to the
+    merged stream; records arrive as the alternatives deliver them, so ``order=`` holds within
+    each alternative, not across the stream. With ``pagination="keyset"`` each alternative
+    seeks on its own, in order on its own. A disjunction cannot be combined with
+    ``include_external=True``. Its ``str()`` is ``(a) | (b)``, which no server accepts.
     """
 
     _dnf: tuple[_Conj, ...] = attrs.field(converter=_normalise)
@@ -81,9 +92,12 @@ class Filter:
         """Filter text sent exactly as written, for what the client does not know yet.
 
         Nothing in it is checked except that it can travel as one query value: an empty
-        text, a line break or another control character raises ``FilterError``. Combine it
-        with typed filters by ``&`` (joined with ``and``). It cannot be evaluated locally
-        (``matches`` raises) and is exempt from the ``include_external`` field checks.
+        text, a line break or another control character (or a Unicode line or paragraph
+        separator) raises ``FilterError``. Combine it with typed filters by ``&`` (joined
+        with ``and``) or ``|``. It cannot be evaluated locally (``matches`` raises). With
+        ``include_external=True`` the raw part is not checked against ``EXTERNAL_FILTERS``
+        and may carry the required ``country_code eq`` condition; the typed part still is.
+        If the server refuses the text, that is its ``BadRequestError``.
         """
         return cls(((Raw(text),),))
 
@@ -105,8 +119,14 @@ class Filter:
     def matches(self, did: AvailableDid, *, near: Near | None = None) -> bool:
         """True when ``did`` passes the filter, evaluated locally with the server's rules.
 
-        ``near(did, place)`` decides ``nearby`` conditions; without it only ``npa:`` places
-        can be evaluated and zip/latlng raise ``FilterError``, as does raw filter text.
+        The fake server evaluates filters with it too. Text compares case-sensitively and,
+        for ``lt le gt ge``, by code point (how the real server orders text is not
+        documented); ``bit`` holds when every bit of the mask is set; a field that is absent
+        or null matches no condition, not even ``ne``. ``attributes.<key>`` compares as text
+        (a number or boolean as its JSON text; null, an object, a list or a missing key
+        match nothing). ``near(did, place)`` decides ``nearby`` conditions; without it only
+        ``npa:`` places can be evaluated and zip/latlng raise ``FilterError``, as does raw
+        filter text.
         """
         compiled = self._compiled
         if compiled is None:  # once per filter, not once per record

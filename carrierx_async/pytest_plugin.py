@@ -5,12 +5,22 @@ run in that environment imports it. It therefore imports only pytest and this pa
 never warns, and imports pytest-asyncio (and the fake server) only when they are used:
 without an active pytest-asyncio, requesting an async fixture fails with a clear message.
 
+Set up your project first (the ``testing`` extra installs pytest and pytest-asyncio):
+
+- ``asyncio_default_fixture_loop_scope = "function"`` under ``[tool.pytest.ini_options]`` in
+  pyproject.toml (or under ``[pytest]`` in pytest.ini): while it is unset, pytest-asyncio
+  warns on every run.
+- Mark async tests with ``pytest.mark.asyncio`` (``pytestmark = pytest.mark.asyncio`` for a
+  module), or set ``asyncio_mode = "auto"``.
+
 Fixtures:
 
 - ``carrierx_fake``: a running ``FakeCarrierX`` and a default ``Client`` for it, as a
-  `CarrierXFake`. The client keeps the default retries (real backoff, so give ``Status``
-  faults ``retry_after="0"``); ``carrierx_fake.make_client(max_retries=0)`` gives one that
-  fails at once, closed after the test like the rest.
+  `CarrierXFake`: ``.client``, ``.token``, ``.base_url``, ``.requests`` (every request the
+  server received), ``.inventory``, ``.add_fault(fault, times=1)``, ``.remove(*sids)``,
+  ``.add(*records, at=None)``. The client keeps the default retries (real backoff, so give
+  ``Status`` faults ``retry_after="0"``); ``carrierx_fake.make_client(max_retries=0)``
+  gives one that fails at once, closed after the test like the rest.
 - ``carrierx_fake_options``: the ``FakeCarrierX`` arguments (``size``, ``seed``,
   ``inventory``, ``token``, ``latency``), ``{}`` unless overridden in a conftest.py or by
   ``@pytest.mark.parametrize("carrierx_fake_options", [...])``. The
@@ -23,6 +33,13 @@ Fixtures:
 The async fixtures run in the event loop pytest-asyncio gives fixtures
 (``asyncio_default_fixture_loop_scope``); tests that use them must run in that loop
 (by default both get one loop per test function).
+
+Why a fake server rather than a mock: it speaks real HTTP on 127.0.0.1, so a test runs the
+real client (URLs, retries, timeouts, paging, decoding) and fails where production would.
+Libraries that patch aiohttp's internals break when those change; ``aioresponses`` (0.7.9)
+fails with aiohttp 3.14 (``ClientResponse.__init__() missing 1 required keyword-only
+argument: 'stream_writer'``). Outside pytest, ``async with FakeCarrierX() as fake:`` and
+``Client(fake.token, base_url=fake.base_url)`` do the same (``carrierx_async.testing``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
   demo server is a child process too, started the way the README says.
 - A block that defines ``test_*`` functions is written to ``test_block.py`` and run with
   ``python -m pytest`` in a child process, in a directory of its own (none of this
-  project's pytest configuration) and in pytest-asyncio's default strict mode.
+  project's pytest configuration) and in pytest-asyncio's default strict mode, with the
+  ``pyproject.toml`` the README's testing section tells a reader to write first, read from
+  the README itself.
 - A block right after a ``<!-- fragment -->`` line is only compiled (as the body of an
   async function): the README says it is a fragment.
 - Each ``carrierx-dids`` line of a ```sh block runs as printed (the console script as
@@ -22,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,20 +94,37 @@ def demo_env():
             server.wait(30)
 
 
-#: The pytest configuration the README's plugin section tells a reader to write.
-READER_PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def test_the_readme_recommends_the_harness_pytest_configuration():
-    readme = README.read_text(encoding="utf-8")
-    assert 'asyncio_default_fixture_loop_scope = "function"' in readme
+def reader_config(text=TEXT):
+    """The README's one ```toml block of pytest configuration, and its README line."""
+    found = [m for m in TOML_BLOCK.finditer(text) if "[tool.pytest.ini_options]" in m.group(1)]
+    assert len(found) == 1, "the README shows no (or more than one) pytest configuration"
+    return found[0].group(1), text.count("\n", 0, found[0].start()) + 2
 
 
-def run(block, directory, env):
-    """Run a block as a reader would; returns the finished process."""
+#: What a reader who followed the README has in pyproject.toml: the README's own block.
+READER_CONFIG = reader_config()[0]
+
+
+def test_the_readme_shows_the_pytest_configuration_before_any_test():
+    """Issue 26, item 8: the setting pytest-asyncio warns about comes before any test."""
+    config, line = reader_config()
+    ini = tomllib.loads(config)["tool"]["pytest"]["ini_options"]
+    assert ini["asyncio_default_fixture_loop_scope"] == "function"
+    assert line < min(b.line for b in blocks() if b.tests())
+
+
+def run(block, directory, env, config=READER_CONFIG):
+    """Run a block as a reader would; returns the finished process.
+
+    ``config`` is the reader's pyproject.toml: the README's, or none at all when empty.
+    """
     if block.tests():
-        # Not this project's config: the one the README's plugin section recommends.
-        (directory / "pytest.ini").write_text(READER_PYTEST_INI)
+        # Not this project's configuration: the one the README's testing section shows.
+        if config:
+            (directory / "pyproject.toml").write_text(config)
         (directory / "test_block.py").write_text(block.source, encoding="utf-8")
         argv = ["-m", "pytest", "-p", "no:cacheprovider", "-o", "asyncio_mode=strict"]
         argv += ["-q", "test_block.py"]
@@ -207,14 +227,24 @@ MARKED_TEST = "import pytest\n\npytestmark = pytest.mark.asyncio\n" + UNMARKED_T
 
 
 @pytest.mark.parametrize(
-    ("source", "fails"),
-    [(BROKEN_PROGRAM, True), (UNMARKED_TEST, True), (MARKED_TEST, False)],
-    ids=["module-level async with", "async test without a marker", "marked async test"],
+    ("source", "config", "fails"),
+    [
+        (BROKEN_PROGRAM, READER_CONFIG, True),
+        (UNMARKED_TEST, READER_CONFIG, True),
+        (MARKED_TEST, "", True),
+        (MARKED_TEST, READER_CONFIG, False),
+    ],
+    ids=[
+        "module-level async with",
+        "async test without a marker",
+        "no pytest configuration (pytest-asyncio warns)",
+        "marked async test",
+    ],
 )
-def test_the_harness_fails_what_a_reader_would_hit(source, fails, demo_env, tmp_path):
-    """The two README mistakes this harness exists for fail it; the fixed form passes."""
+def test_the_harness_fails_what_a_reader_would_hit(source, config, fails, demo_env, tmp_path):
+    """The README mistakes this harness exists for fail it; the fixed form passes."""
     block = blocks(f"text\n\n```python\n{source.lstrip()}```\n")[0]
-    result = run(block, tmp_path, child_env(**demo_env))
+    result = run(block, tmp_path, child_env(**demo_env), config)
     if fails:
         with pytest.raises(AssertionError, match=re.escape(block.first)):
             check(block, result)
