@@ -493,7 +493,7 @@ async def test_network_error_exits_6():
     assert "request failed" in error_line(result.err)
 
 
-async def test_ctrl_c_exits_130_with_one_line_and_no_traceback(fake, api):
+async def test_interrupt_exits_130_with_one_line_and_no_traceback(fake, api):
     fake.latency = 30
     proc = await spawn(*api, "--all", interruptible=True)
     async with asyncio.timeout(20):
@@ -747,7 +747,7 @@ def read_until(fd, marker):
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
-async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
+async def test_interrupt_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
     first, requests, api = first_page_then_hang
     master, slave = pty.openpty()  # stderr on a terminal: the progress line says when
     proc = await spawn(
@@ -778,7 +778,7 @@ async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_
         assert [row["phonenumber"] for row in csv.DictReader(io.StringIO(out))] == numbers
 
 
-async def test_ctrl_c_before_any_number_leaves_valid_json(silent_api):
+async def test_interrupt_before_any_number_leaves_valid_json(silent_api):
     seen, api = silent_api
     proc = await spawn(*api, "--format", "json", interruptible=True)
     async with asyncio.timeout(20):
@@ -1071,7 +1071,7 @@ def test_filter_advice_names_the_raw_filter_option(usage_error):
         assert "Filter.raw" not in line
 
 
-async def test_ctrl_c_while_starting_up_is_one_line(tmp_path, fake):
+async def test_interrupt_while_starting_up_is_one_line(tmp_path, fake):
     # Blocked opening --token-file (a FIFO nobody writes yet): before the event loop and
     # any request, the first moment the command is stopped at on purpose.
     fifo = tmp_path / "token"
