@@ -202,8 +202,8 @@ def _parser() -> _Parser:
     where = search.add_argument_group(
         "filters",
         "Different flags are joined with 'and'. A repeated flag matches any of its values:\n"
-        "--state NY --state CA is state NY or CA. --zip, --near, --filter and --raw-filter\n"
-        "are given once.",
+        "--state NY --state CA is state NY or CA; but every --capability named is required,\n"
+        "and --zip, --near, --filter and --raw-filter are given once.",
     )
 
     def condition(*names: str, type: Callable[[str], Filter], metavar: str, help: str) -> None:
@@ -241,7 +241,7 @@ def _parser() -> _Parser:
         action="append",
         metavar="NAMES",
         help="capabilities bit: voice, sms, mms, sms_in, sms_out, mms_in, mms_out "
-        "(comma-separated, repeatable)",
+        "(comma-separated, repeatable; a number must have them all)",
     )
     condition(
         "--filter",
