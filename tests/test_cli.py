@@ -6,6 +6,7 @@ are started with asyncio.create_subprocess_exec and the loop keeps serving meanw
 
 import asyncio
 import csv
+import inspect
 import io
 import json
 import os
@@ -27,6 +28,7 @@ from carrierx_async import (
     AuthenticationError,
     BadRequestError,
     Capability,
+    Client,
     ConfigurationError,
     FilterError,
     NotFoundError,
@@ -70,16 +72,30 @@ def child_env(**extra):
     return env
 
 
-async def spawn(*args, env=None, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE):
+def default_sigint():
+    """In the child before exec: Ctrl-C as a terminal delivers it, even when this test run
+    was started with SIGINT ignored (a background job), which a child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+async def spawn(
+    *args,
+    env=None,
+    stdout=asyncio.subprocess.PIPE,
+    stderr=asyncio.subprocess.PIPE,
+    program=("-m", "carrierx_async"),
+    interruptible=False,
+):
+    """The command line as a child process; ``interruptible`` for a test that sends SIGINT."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "carrierx_async",
+        *program,
         *args,
         stdout=stdout,
         stderr=stderr,
         env=env or child_env(),
         cwd=ROOT,
+        preexec_fn=default_sigint if interruptible else None,
     )
 
 
@@ -138,6 +154,19 @@ def token_file(tmp_path):
 @pytest.fixture
 def api(fake, token_file):
     return ["--base-url", fake.base_url, "--token-file", str(token_file)]
+
+
+@pytest.fixture
+def usage_error(token_file, capsys):
+    """main(argv) in process, against a closed port: its one error line, minus the prefix."""
+
+    def run(argv):
+        code = main([*argv, "--base-url", NOWHERE, "--token-file", str(token_file)])
+        out, err = capsys.readouterr()
+        assert (code, out) == (EXIT_USAGE, ""), err
+        return error_line(err).removeprefix("carrierx-dids: error: ")
+
+    return run
 
 
 def list_queries(fake):
@@ -329,35 +358,36 @@ async def test_external_needs_a_country_and_is_sent(fake, api):
     assert len(jsonl(result.out)) == 3
 
 
-async def test_query_errors_name_the_flags(fake, api):
+def test_query_errors_name_the_flags(usage_error):
     external = ["--external", "--country", "USA"]
-    results = await asyncio.gather(
-        cli(*api, "--external", "--state", "NY"),
-        cli(*api, "--external"),
-        cli(*api, *external, "--max", "11"),
-        cli(*api, *external, "--page-size", "50"),
-        cli(*api, "--page-size", "5000"),
-        cli(*api, "--order", "max_items sideways"),
-        cli(*api, *external, "--filter", "price le 1"),  # no flag of its own: library words
-    )
-    assert [r.code for r in results] == [EXIT_USAGE] * len(results)
-    lines = [error_line(r.err).removeprefix("carrierx-dids: error: ") for r in results]
+    lines = [
+        usage_error(argv)
+        for argv in (
+            ["--external", "--state", "NY"],
+            ["--external"],
+            [*external, "--max", "11"],
+            [*external, "--page-size", "50"],
+            ["--page-size", "5000"],
+            ["--order", "max_items sideways"],
+            [*external, "--filter", "price le 1"],  # no flag of its own: library words
+        )
+    ]
     needs_country = (
         "--external needs --country (the external provider search requires country_code eq)"
     )
     assert lines[:2] == [needs_country] * 2
     assert lines[2].endswith("--max must be at most 10, got 11")
     assert lines[3].endswith("--page-size must be at most 10, got 50")
-    assert lines[4] == "--page-size must be at most 1000, got 5000"
+    assert lines[4].startswith("--page-size must be a whole number from 1 to 1000, got 5000")
     assert lines[5].startswith("--order 'max_items sideways' is not")  # the value as given
     assert lines[6].startswith("'price le' is not allowed with --external; allowed: ")
     for line in lines:
         assert "include_external" not in line and "F.country_code" not in line
-    assert fake.requests == []
 
 
-async def test_options_before_the_subcommand(fake, api):
+async def test_options_before_the_subcommand(fake, api, usage_error):
     record = fake.inventory[3]
+    sid = record["did_sid"]
     demo_sid = FakeCarrierX().inventory[0]["did_sid"]
     got, demo, searched, value = await asyncio.gather(
         cli(*api, "get", record["did_sid"], "--format", "json"),
@@ -373,9 +403,7 @@ async def test_options_before_the_subcommand(fake, api):
     filters = sorted(q["filter"] for q in list_queries(fake))
     assert filters == ["locality eq GET", "state eq NY"]  # localities are upper case
     # A search flag is still refused by get, wherever it is written.
-    refused = await cli("--state", "NY", "get", record["did_sid"], *api)
-    assert refused.code == EXIT_USAGE
-    assert "unrecognized arguments: --state" in error_line(refused.err)
+    assert "unrecognized arguments: --state" in usage_error(["--state", "NY", "get", sid])
 
 
 # --- get ---
@@ -443,17 +471,10 @@ async def test_wrong_token_exits_3_without_showing_it(fake, tmp_path):
     assert [r.authorized for r in fake.requests] == [False]
 
 
-async def test_bad_filter_exits_2_before_any_request(fake, api):
-    results = await asyncio.gather(
-        cli(*api, "--filter", "state eq NY or state eq CA"),
-        cli(*api, "--npa", "51"),
-        cli("get", "not a sid", *api),
-    )
-    assert "'or'" in error_line(results[0].err)
-    assert "npa" in error_line(results[1].err)
-    assert "DID_SID" in error_line(results[2].err)
-    assert [r.code for r in results] == [EXIT_USAGE] * 3
-    assert fake.requests == []
+def test_bad_filter_exits_2_before_any_request(usage_error):
+    assert "'or'" in usage_error(["--filter", "state eq NY or state eq CA"])
+    assert "npa" in usage_error(["--npa", "51"])
+    assert "DID_SID" in usage_error(["get", "not a sid"])
 
 
 async def test_server_errors_map_to_exit_codes(fake, api):
@@ -477,9 +498,9 @@ async def test_network_error_exits_6():
     assert "request failed" in error_line(result.err)
 
 
-async def test_ctrl_c_exits_130_with_one_line_and_no_traceback(fake, api):
+async def test_interrupt_exits_130_with_one_line_and_no_traceback(fake, api):
     fake.latency = 30
-    proc = await spawn(*api, "--all")
+    proc = await spawn(*api, "--all", interruptible=True)
     async with asyncio.timeout(20):
         while not fake.requests:
             await asyncio.sleep(0.02)
@@ -570,7 +591,7 @@ async def test_usage_errors_come_before_the_demo_and_the_notice_once():
 
 
 async def test_verbose_shows_requests_retries_and_waits(fake, api):
-    fake.add_fault(Status(503, retry_after="1"), times=2)
+    fake.add_fault(Status(503, retry_after="0"), times=2)
     quiet = await cli(*api, "--max", "1", "--retries", "2")
     assert (quiet.code, quiet.err) == (EXIT_OK, "")
     fake.add_fault(Status(503, retry_after="1"), times=2)
@@ -630,23 +651,58 @@ async def test_timeout_flag_ends_a_silent_server(silent_api):
     assert len(seen) == 1
 
 
+#: The command line with an event loop whose clock runs SPEED times faster than real time:
+#: its timeouts (aiohttp's, the library's, --timeout) all read loop.time().
+FAST_CLOCK = """
+import asyncio, selectors, sys
+from carrierx_async.__main__ import main
+
+SPEED = 20
+
+class Selector(selectors.DefaultSelector):
+    def select(self, timeout=None):  # the loop waits in its own seconds: real ones are fewer
+        return super().select(None if timeout is None else timeout / SPEED)
+
+class Loop(asyncio.SelectorEventLoop):
+    def __init__(self):
+        super().__init__(Selector())
+
+    def time(self):
+        return super().time() * SPEED
+
+class Policy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self):
+        return Loop()
+
+asyncio.set_event_loop_policy(Policy())
+sys.exit(main())
+"""
+
+
 async def test_timeout_flag_also_waits_out_a_long_silence(token_file, serve):
-    # The library cuts a read after 20 s of silence; a user who asks for --timeout 40
-    # means "wait up to 40 s": a server that takes 21 s to answer must be waited for.
+    # The library cuts a read after 20 s of silence; a user who asks for --timeout 200
+    # means "wait up to 200 s": a server silent for 30 s must be waited for. The child's
+    # clock runs 20x, so 1.5 real seconds of silence are 30 s to it.
     record = did_record(state="NY")
 
     async def slow(request):
-        await asyncio.sleep(21)
+        await asyncio.sleep(1.5)  # the server's behaviour under test, not synchronisation
         return web.json_response(page_body([record], 0, False))
 
     base = await serve(slow)
-    proc = await spawn(
-        "--base-url", base, "--token-file", str(token_file),
-        "--timeout", "40", "--retries", "0", "--format", "jsonl",
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == EXIT_OK, err
-    assert [r["did_sid"] for r in jsonl(out.decode())] == [record["did_sid"]]
+    args = ["--base-url", base, "--token-file", str(token_file), "--retries", "0"]
+
+    async def run(timeout):
+        proc = await spawn(*args, "--timeout", timeout, program=("-c", FAST_CLOCK))
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        check_clean(out.decode(), err.decode())
+        return proc.returncode, out.decode(), err.decode()
+
+    waited, control = await asyncio.gather(run("200"), run("10"))
+    assert waited[0] == EXIT_OK, waited[2]
+    assert [r["did_sid"] for r in jsonl(waited[1])] == [record["did_sid"]]
+    # The control proves the clock is fast: 10 s to the child is 0.5 s of the 1.5 s silence.
+    assert control[0] == EXIT_NETWORK and "10s deadline" in error_line(control[2])
 
 
 def page_body(records, offset, has_more):
@@ -696,10 +752,12 @@ def read_until(fd, marker):
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
-async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
+async def test_interrupt_shows_what_was_fetched_as_complete_output(first_page_then_hang, fmt):
     first, requests, api = first_page_then_hang
     master, slave = pty.openpty()  # stderr on a terminal: the progress line says when
-    proc = await spawn(*api, "--all", "--page-size", "7", "--format", fmt, stderr=slave)
+    proc = await spawn(
+        *api, "--all", "--page-size", "7", "--format", fmt, stderr=slave, interruptible=True
+    )
     os.close(slave)
     loop = asyncio.get_running_loop()
     # "7 numbers..." is shown once the first page is written (or, for a table, kept).
@@ -725,15 +783,14 @@ async def test_ctrl_c_shows_what_was_fetched_as_complete_output(first_page_then_
         assert [row["phonenumber"] for row in csv.DictReader(io.StringIO(out))] == numbers
 
 
-async def test_ctrl_c_before_any_number_leaves_valid_json(silent_api):
+async def test_interrupt_before_any_number_leaves_valid_json(silent_api):
     seen, api = silent_api
-    proc = await spawn(*api, "--format", "json")
+    proc = await spawn(*api, "--format", "json", interruptible=True)
     async with asyncio.timeout(20):
         while not seen:
             await asyncio.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == EXIT_INTERRUPTED
     assert proc.returncode == EXIT_INTERRUPTED
     assert json.loads(out) == []
     assert err.decode().splitlines() == [
@@ -872,3 +929,189 @@ async def test_search_says_when_the_inventory_changed_too_fast(fake, api):
     assert result.code == EXIT_OK
     assert len(jsonl(result.out)) == 30
     assert "numbers may be missing or repeated in 1 place(s); --keyset" in result.err
+
+
+# --- issue 26: help, repeated flags, --area-code, one style for numbers, get csv ---
+
+
+def test_help_shows_the_search_options_and_the_get_command(capsys):
+    texts = []
+    for argv in (["--help"], ["-h"], ["get", "--help"]):
+        assert main(argv) == EXIT_OK
+        out, err = capsys.readouterr()
+        assert err == ""
+        texts.append(out)
+    top, short, get = texts
+    assert top == short
+    for option in ("--state", "--area-code", "--raw-filter", "--max", "--all", "--format"):
+        assert f"  {option} " in top or f", {option} " in top, option
+    assert "carrierx-dids get DID_SID" in top  # the other command, and where its help is
+    assert "matches any of its values" in top  # what a repeated flag means
+    assert "\n  130  interrupted" in top  # the exit codes stay in the help
+    assert "DID_SID" in get and "--state" not in get
+
+
+async def test_repeated_filter_flags_mean_any_of_their_values(fake, api):
+    args = ["--state", "ny", "--state", "CA", "--area-code", "212", "--npa", "415"]
+    args += ["--area-code", "516", "--all", "--page-size", "1000"]
+    result = await cli(*api, *args)
+    assert result.code == EXIT_OK and result.err == ""
+    want = {
+        r["did_sid"]
+        for r in fake.inventory
+        if r["state"] in ("NY", "CA") and r["phonenumber"][1:4] in ("212", "415", "516")
+    }
+    got = [r["did_sid"] for r in jsonl(result.out)]
+    assert len(want) > 100 and len(got) == len(set(got)) and set(got) == want
+    filters = {q["filter"] for q in list_queries(fake)}
+    assert filters == {
+        f"state eq {state} and npa eq {npa}" for state in ("NY", "CA") for npa in (212, 415, 516)
+    }
+
+
+async def test_repeated_prefix_and_like_mean_any_pattern(fake, api):
+    args = ["--prefix", "1212", "--prefix", "1516", "--like", "%1", "--like", "%3", "--all"]
+    result = await cli(*api, *args)
+    assert result.code == EXIT_OK
+    want = {
+        r["did_sid"]
+        for r in fake.inventory
+        if r["phonenumber"][:4] in ("1212", "1516") and r["phonenumber"][-1] in "13"
+    }
+    assert want and {r["did_sid"] for r in jsonl(result.out)} == want
+    assert {q["filter"] for q in list_queries(fake)} == {
+        f"phonenumber like {prefix}% and phonenumber like %{last}"
+        for prefix in ("1212", "1516")
+        for last in "13"
+    }
+
+
+@pytest.mark.parametrize(
+    ("flags", "advice"),
+    [
+        (["--zip", "10025", "--zip", "10026"], "a search is near one place"),
+        (["--near", "40.7,-74.0", "--near", "zip:10025"], "a search is near one place"),
+        (["--filter", "price le 1", "--filter", "npa eq 516"], "with 'and' in one --filter"),
+        (["--raw-filter", "a eq 1", "--raw-filter", "b eq 2"], "with 'and' in one --raw-filter"),
+        (["--external", "--country", "USA", "--state", "NY", "--state", "CA"], "one search per"),
+    ],
+    ids=lambda x: x[0] if isinstance(x, list) else None,
+)
+def test_single_value_filter_flags_refuse_a_repeat(flags, advice, usage_error):
+    line = usage_error(flags)
+    assert line.startswith(f"{flags[0]} ") and advice in line, line
+
+
+async def test_area_code_is_npa_and_a_near_miss_is_pointed_at_it(fake, api, usage_error):
+    alias, npa = await asyncio.gather(
+        cli(*api, "--area-code", "516", "--max", "3"), cli(*api, "--npa", "516", "--max", "3")
+    )
+    assert alias.code == npa.code == EXIT_OK
+    assert alias.out == npa.out and jsonl(alias.out)
+    assert {q["filter"] for q in list_queries(fake)} == {"npa eq 516"}
+    assert "--npa (or --area-code)" in usage_error(["--area", "516"])
+
+
+#: A bad number for each number flag -> the message, in one style: "<flag> must be ..., got <text>".
+BAD_NUMBERS = [
+    (["--max", "0"], "--max must be a whole number >= 1, got 0"),
+    (["--max", "-1"], "--max must be a whole number >= 1, got -1"),
+    (["--max", "lots"], "--max must be a whole number >= 1, got lots"),
+    (["--page-size", "0"], "--page-size must be a whole number from 1 to 1000, got 0"),
+    (["--page-size", "5000"], "--page-size must be a whole number from 1 to 1000, got 5000"),
+    (["--retries", "-1"], "--retries must be a whole number >= 0, got -1"),
+    (["--timeout", "0"], "--timeout must be a number of seconds > 0 (below 1000000), got 0"),
+    (["--timeout", "soon"], "--timeout must be a number of seconds > 0 (below 1000000), got soon"),
+    (["--external", "--country", "USA", "--max", "11"], "--max must be at most 10, got 11"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"), BAD_NUMBERS, ids=[" ".join(f) for f, _ in BAD_NUMBERS]
+)
+def test_bad_numbers_get_one_message_style(flags, message, usage_error):
+    line = usage_error(flags)
+    assert line.startswith(message) or line.endswith(f": {message}"), line
+
+
+async def test_get_writes_csv_and_jsonl_as_search_does(fake, api):
+    record = fake.inventory[3]
+    got_csv, got_jsonl, searched = await asyncio.gather(
+        cli("get", record["did_sid"], *api, "--format", "csv"),
+        cli("get", record["did_sid"], *api, "--format", "jsonl"),
+        cli(*api, "--max", "4", "--format", "csv"),
+    )
+    assert got_csv.code == got_jsonl.code == searched.code == EXIT_OK
+    header, row = list(csv.reader(io.StringIO(got_csv.out)))
+    assert header == sorted(record)  # every field, in wire order, as search's csv
+    assert dict(zip(header, row, strict=True))["price"] == record["price"]  # the wire text
+    assert dict(zip(header, row, strict=True))["phonenumber"] == record["phonenumber"]
+    assert list(csv.reader(io.StringIO(searched.out)))[::4] == [header, row]
+    assert jsonl(got_jsonl.out) == [record]
+
+
+def test_filter_advice_names_the_raw_filter_option(usage_error):
+    unknown = usage_error(["--filter", "colour eq red"])
+    operator = usage_error(["--filter", "state zz NY"])
+    raw = usage_error(["--raw-filter", "state eq NY\nand npa eq 516"])
+    assert unknown.startswith("--filter 'colour eq red' at offset 0: unknown field 'colour'")
+    assert operator.startswith("--filter 'state zz NY' at offset 6: unknown operator 'zz'")
+    for line in (unknown, operator):
+        assert "send it with --raw-filter (see" in line, line
+    assert raw.startswith("argument --raw-filter: the --raw-filter text holds")
+    for line in (unknown, operator, raw):
+        assert "Filter.raw" not in line
+
+
+async def test_interrupt_while_starting_up_is_one_line(tmp_path, fake):
+    # Blocked opening --token-file (a FIFO nobody writes yet): before the event loop and
+    # any request, the first moment the command is stopped at on purpose.
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    proc = await spawn("--base-url", fake.base_url, "--token-file", str(fifo), interruptible=True)
+    async with asyncio.timeout(20):
+        while True:  # a writer can open a FIFO without blocking only once it has a reader
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                await asyncio.sleep(0.02)
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        os.close(writer)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert out == b"" and err.decode() == "carrierx-dids: interrupted\n"
+    assert fake.requests == []
+
+
+@pytest.mark.skipif(
+    "trust_env" not in inspect.signature(Client).parameters,
+    reason="needs Client(trust_env=): then commands.py passes trust_env=True (see PROXY there)",
+)
+@pytest.mark.parametrize("bypass", [False, True])
+async def test_proxy_variables_are_honoured(token_file, serve, bypass):
+    # A stub HTTP proxy: it answers the request itself, and records the absolute URL a
+    # client sends to a proxy. The API is on a closed port: only the proxy can answer.
+    record = did_record(state="NY")
+    seen = []
+
+    async def proxy(request):
+        seen.append((str(request.url), request.headers.get("Authorization", "")))
+        return web.json_response(page_body([record], 0, False))
+
+    proxy_url = (await serve(proxy)).removesuffix("/core/v2")
+    env = {k: v for k, v in child_env().items() if "proxy" not in k.lower()}
+    env |= {"HTTP_PROXY": proxy_url, "HTTPS_PROXY": proxy_url}
+    if bypass:
+        env |= {"NO_PROXY": "127.0.0.1"}
+    result = await cli("--base-url", NOWHERE, "--token-file", str(token_file), env=env)
+    if bypass:  # straight to the closed port
+        assert result.code == EXIT_NETWORK and seen == []
+        return
+    assert result.code == EXIT_OK, result.err
+    assert jsonl(result.out) == [record]
+    ((url, authorization),) = seen
+    assert url.startswith(f"{NOWHERE}/phonenumber/available_dids?")
+    assert authorization == f"Bearer {TOKEN}"

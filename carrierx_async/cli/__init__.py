@@ -4,10 +4,18 @@
     carrierx-dids get DID_SID [--format json]
 
 Decisions:
-- No subcommand means ``search``. Options normally follow the subcommand, but one written
-  later (``carrierx-dids --demo get SID``) is moved to the front, unless it is an option's
-  value (``--locality get``).
-- Query errors from the library are reworded in flag terms (``--max``, not ``max_items``).
+- No subcommand means ``search``, so ``carrierx-dids --help`` is search's help (it names
+  ``get``). Options normally follow the subcommand, but one written later
+  (``carrierx-dids --demo get SID``) is moved to the front, unless it is an option's value
+  (``--locality get``).
+- A repeated filter flag means any of its values: ``--state NY --state CA`` is state NY
+  or CA (the library's ``|``: one request per alternative, merged). Different flags are
+  joined with 'and'; ``--capability`` bits add up (every one is required). ``--zip``,
+  ``--near``, ``--filter`` and ``--raw-filter`` hold one value: a repeat is refused, never
+  dropped.
+- Library messages are reworded in flag terms (``--max``, not ``max_items``;
+  ``--raw-filter``, not ``Filter.raw(...)``); a bad number reads "--max must be a whole
+  number >= 1, got 0" whichever check found it.
 - Credentials come from CARRIERX_TOKEN or ``--token-file`` only: a ``--token`` flag would
   leak into ``ps`` and shell history; usage errors never echo unrecognized values. With
   neither (and no ``--base-url``), or with ``--demo``, the embedded FakeCarrierX answers
@@ -20,7 +28,10 @@ Decisions:
   says when the default cut the output short.
 - Ctrl-C or a failure mid-search still prints what was fetched as complete output (the
   table, a closed JSON array), says on stderr that it is incomplete, then exits 130 (or
-  the failure's code).
+  the failure's code). Ctrl-C anywhere in main() (reading the token file, starting the
+  demo server, waiting for the first page) is one stderr line and 130, never a traceback.
+  A SIGINT ignored by the parent (a background job of a script) stays ignored, as POSIX
+  shells intend and as Python and asyncio do.
 - ``--timeout`` is the deadline of one request, retries and waits included, and also the
   longest silence waited for on a read (the library's default is 20 s); ``--retries``
   the retries after a failed attempt; ``-v`` shows each request, response, retry and wait
@@ -29,10 +40,12 @@ Decisions:
 - Records are decoded (validated), then written with wire names: price as a string,
   capabilities as an int, only the fields the server sent, or exactly ``--fields``.
 - ``--country``/``--state``/``--locality`` are upper-cased (the API's values are);
-  ``--npa`` is ``npa eq`` (that area code); ``--prefix 1516`` is ``phonenumber like 1516%``;
+  ``--npa`` (or ``--area-code``) is ``npa eq`` (that area code); ``--prefix 1516`` is
+  ``phonenumber like 1516%``;
   ``--like`` without a ``%`` is refused (it would be an exact match, rarely what is meant);
   ``--zip`` and ``--near`` are ``phonenumber nearby`` (API 4.2).
 - A table shows prices with at least two decimals; json, jsonl and csv keep the wire text.
+  ``get`` writes the same four formats (json as one object, not an array of one).
 - Progress (``\\r1,000 numbers...``) goes to stderr only when stderr is a terminal and the
   records are not scrolling past on the same terminal (stdout piped, or a table).
 - Every expected failure is one stderr line and an EXIT_* code; a closed stdout pipe ends

@@ -11,17 +11,35 @@ import operator
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 from .. import __version__
 from .._client import DEFAULT_BASE_URL
-from .._errors import FilterError
+from .._errors import ConfigurationError, FilterError
 from .._fields import F
-from .._filter_parser import parse_filter
 from .._filters import Filter
 from .._query import build_query, check_did_sid
 from .._retry import RetryPolicy
-from .values import _capabilities, _count, _fields, _near, _positive, _prefix, _seconds
+from .values import (
+    COUNTRY,
+    FILTER,
+    LIKE,
+    LOCALITY,
+    NEAR,
+    NPA,
+    PREFIX,
+    RAW_FILTER,
+    STATE,
+    ZIP,
+    _capabilities,
+    _count,
+    _fields,
+    _page_size,
+    _positive,
+    _seconds,
+    cli_words,
+)
 
 PROG: Final = "carrierx-dids"
 EXIT_OK: Final = 0
@@ -46,6 +64,17 @@ _EXIT_HELP: Final = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 _COMMANDS: Final = frozenset({"search", "get"})
+_FORMATS: Final = ("table", "json", "jsonl", "csv")
+#: Filter flags (their dests) in the order their conditions are written. A repeated flag
+#: means any of its values: ``--state NY --state CA`` is state NY or CA.
+_ANY_OF: Final = ("country", "state", "locality", "npa", "zip", "near", "prefix", "like")
+#: The filter flags that hold one value, and what to write instead of a repeat.
+_ONCE: Final = {
+    "zip": "a search is near one place: run one search per place",
+    "near": "a search is near one place: run one search per place",
+    "filter": "join its conditions with 'and' in one --filter",
+    "raw_filter": "join its conditions with 'and' in one --raw-filter",
+}
 _EXTERNAL_NEEDS_COUNTRY: Final = (
     "--external needs --country (the external provider search requires country_code eq)"
 )
@@ -81,7 +110,16 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith(unknown):  # a value after a mistyped flag may be a secret
             words = message.removeprefix(unknown).split()
             message = unknown + " ".join(_redact(w) for w in words)
+            if "--area" in message:
+                message += "; the area code is --npa (or --area-code)"
+        # Like the library's messages: "--max must be a whole number >= 1, got 0", not
+        # "argument --max: must be ..."; a message that names its flag is left as it is.
+        if (m := _ARGUMENT.fullmatch(message)) and m[2].startswith(("must be ", f"{m[1]} ")):
+            message = m[2] if m[2].startswith(m[1]) else f"{m[1]} {m[2]}"
         self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+_ARGUMENT: Final = re.compile(r"(?s)argument (--[\w-]+)\S*: (.*)")
 
 
 def _redact(word: str) -> str:
@@ -98,9 +136,8 @@ def _redact(word: str) -> str:
 def _epilog() -> str:
     codes = "\n".join(f"  {code:<4} {text}" for code, text in _EXIT_HELP)
     return (
-        "Without a subcommand, 'search' runs: 'carrierx-dids --state NY' is\n"
-        "'carrierx-dids search --state NY'. Without CARRIERX_TOKEN or --token-file, or\n"
-        "with --demo, it answers from built-in demo numbers (not real inventory).\n\n"
+        "Without CARRIERX_TOKEN or --token-file, or with --demo, the built-in demo\n"
+        "numbers answer (not real inventory).\n\n"
         "environment:\n"
         "  CARRIERX_TOKEN     CarrierX API token (or --token-file; there is no --token flag)\n"
         "  CARRIERX_BASE_URL  API root when --base-url is not given\n\n"
@@ -143,11 +180,9 @@ def _parser() -> _Parser:
         "--fields", type=_fields, metavar="A,B,C", help="output only these DID fields"
     )
 
-    parser = _Parser(
+    parser = _Parser(  # its help is search's: 'carrierx-dids --help' shows every option
         prog=PROG,
         description="Browse CarrierX phone numbers (DIDs) available to rent.",
-        epilog=_epilog(),
-        formatter_class=fmt,
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -158,28 +193,47 @@ def _parser() -> _Parser:
         parents=[common],
         help="search available numbers (the default)",
         allow_abbrev=False,
-        description="Search available numbers; filter flags are joined with 'and'.",
+        description="Browse CarrierX phone numbers (DIDs) available to rent.\n\n"
+        "  carrierx-dids [search] [options]  search (the default command)\n"
+        "  carrierx-dids get DID_SID         show one number (see 'carrierx-dids get --help')",
         epilog=_epilog(),
         formatter_class=fmt,
     )
-    where = search.add_argument_group("filters")
-    where.add_argument("--country", metavar="ISO3", help="country_code eq, e.g. USA")
-    where.add_argument("--state", metavar="XX", help="state eq, e.g. NY")
-    where.add_argument("--locality", metavar="CITY", help='locality eq, e.g. "new york"')
-    where.add_argument("--npa", metavar="NPA", help="npa eq: the area code, e.g. 516")
-    where.add_argument("--zip", metavar="ZIP", help="phonenumber nearby zip:ZIP")
-    where.add_argument(
+    where = search.add_argument_group(
+        "filters",
+        "Different flags are joined with 'and'. A repeated flag matches any of its values:\n"
+        "--state NY --state CA is state NY or CA; but every --capability named is required,\n"
+        "and --zip, --near, --filter and --raw-filter are given once.",
+    )
+
+    def condition(*names: str, type: Callable[[str], Filter], metavar: str, help: str) -> None:
+        """A filter flag: its values, each already a filter, in a list (see _ANY_OF)."""
+        where.add_argument(
+            *names, type=type, metavar=metavar, help=help, action="append", default=[]
+        )
+
+    condition("--country", type=COUNTRY, metavar="ISO3", help="country_code eq, e.g. USA")
+    condition("--state", type=STATE, metavar="XX", help="state eq, e.g. NY")
+    condition("--locality", type=LOCALITY, metavar="CITY", help='locality eq, e.g. "new york"')
+    condition(
+        "--npa", "--area-code", type=NPA, metavar="NPA", help="npa eq: the area code, e.g. 516"
+    )
+    condition("--zip", type=ZIP, metavar="ZIP", help="phonenumber nearby zip:ZIP")
+    condition(
         "--near",
-        type=_near,
+        type=NEAR,
         metavar="LAT,LNG",
         help="phonenumber nearby latlng:LAT,LNG (also npa:NPA, zip:ZIP); "
         "write --near=-33.87,151.21 for a negative latitude",
     )
-    where.add_argument(
-        "--prefix", type=_prefix, metavar="DIGITS", help="phonenumber like DIGITS%%, e.g. 1516"
+    condition(
+        "--prefix", type=PREFIX, metavar="DIGITS", help="phonenumber like DIGITS%%, e.g. 1516"
     )
-    where.add_argument(
-        "--like", metavar="PATTERN", help='phonenumber like, with %% wildcards: "1516%%555%%"'
+    condition(
+        "--like",
+        type=LIKE,
+        metavar="PATTERN",
+        help='phonenumber like, with %% wildcards: "1516%%555%%"',
     )
     where.add_argument(
         "--capability",
@@ -187,13 +241,17 @@ def _parser() -> _Parser:
         action="append",
         metavar="NAMES",
         help="capabilities bit: voice, sms, mms, sms_in, sms_out, mms_in, mms_out "
-        "(comma-separated, repeatable)",
+        "(comma-separated, repeatable; a number must have them all)",
     )
-    where.add_argument(
-        "--filter", metavar="TEXT", help='filter text, checked first, e.g. "price le 1"'
+    condition(
+        "--filter",
+        type=FILTER,
+        metavar="TEXT",
+        help='filter text, checked first, e.g. "price le 1"',
     )
-    where.add_argument(
+    condition(
         "--raw-filter",
+        type=RAW_FILTER,
         metavar="TEXT",
         help="filter text sent exactly as written, unchecked (for what the client refuses)",
     )
@@ -209,7 +267,9 @@ def _parser() -> _Parser:
         "--max", type=_positive, metavar="N", help=f"show at most N numbers (default {DEFAULT_MAX})"
     )
     size.add_argument("--all", action="store_true", help="show every matching number")
-    out.add_argument("--page-size", type=_positive, metavar="N", help="records per request")
+    out.add_argument(
+        "--page-size", type=_page_size, metavar="N", help="records per request (at most 1000)"
+    )
     out.add_argument(
         "--keyset",
         action="store_true",
@@ -217,9 +277,7 @@ def _parser() -> _Parser:
         "present throughout is shown exactly once while the inventory changes",
     )
     out.add_argument(
-        "--format",
-        choices=("table", "json", "jsonl", "csv"),
-        help="default: table on a terminal, jsonl when piped",
+        "--format", choices=_FORMATS, help="default: table on a terminal, jsonl when piped"
     )
 
     get = commands.add_parser(
@@ -233,7 +291,9 @@ def _parser() -> _Parser:
     )
     get.add_argument("did_sid", metavar="DID_SID")
     get.add_argument(
-        "--format", choices=("table", "json"), help="default: table on a terminal, else json"
+        "--format",
+        choices=_FORMATS,
+        help="default: table on a terminal, else json (one object; jsonl: one line)",
     )
     parser.value_options = frozenset(
         name
@@ -253,7 +313,9 @@ def _with_command(argv: list[str], value_options: frozenset[str]) -> list[str]:
     """
     if argv and not argv[0].startswith("-"):
         return argv
-    if argv and argv[0] in ("-h", "--help", "--version"):
+    if argv and argv[0] in ("-h", "--help"):  # search is the default: its help is the help
+        return ["search", *argv]
+    if argv and argv[0] == "--version":
         return argv
     i = 0
     while i < len(argv) and argv[i] != "--":
@@ -267,35 +329,14 @@ def _with_command(argv: list[str], value_options: frozenset[str]) -> list[str]:
 
 
 def _search_filter(args: argparse.Namespace) -> Filter | None:
-    """The flags as one conjunction: flags, --filter, --raw-filter (raises FilterError)."""
-    parts: list[Filter] = []
-    if args.country is not None:
-        parts.append(F.country_code == args.country.upper())
-    if args.state is not None:
-        parts.append(F.state == args.state.upper())
-    if args.locality is not None:  # the API's localities are upper case
-        parts.append(F.locality == args.locality.upper())
-    if args.npa is not None:
-        parts.append(F.npa == args.npa)
-    if args.zip is not None:
-        parts.append(Filter.nearby(zip=args.zip))
-    if args.near is not None:
-        parts.append(args.near)
-    if args.prefix is not None:
-        parts.append(F.phonenumber.like(args.prefix + "%"))
-    if args.like is not None:
-        if "%" not in args.like:  # like without a wildcard is an exact match: rarely meant
-            raise _UsageError(
-                f"--like {args.like} has no % wildcard, so it matches only that exact number; "
-                f"for numbers starting with it use --prefix {args.like} or --like '{args.like}%'"
-            )
-        parts.append(F.phonenumber.like(args.like))
+    """The filter flags' conditions (each flag's values already filters) joined with 'and'."""
+    for dest, instead in _ONCE.items():
+        if len(getattr(args, dest)) > 1:
+            raise _UsageError(f"--{dest.replace('_', '-')} was given more than once; {instead}")
+    parts = [functools.reduce(operator.or_, getattr(args, d)) for d in _ANY_OF if getattr(args, d)]
     if args.capability:
         parts.append(F.capabilities.bit(functools.reduce(operator.or_, args.capability)))
-    if args.filter is not None:
-        parts.append(parse_filter(args.filter))
-    if args.raw_filter is not None:
-        parts.append(Filter.raw(args.raw_filter))
+    parts += [*args.filter, *args.raw_filter]
     return functools.reduce(operator.and_, parts) if parts else None
 
 
@@ -343,7 +384,7 @@ def _plan_get(args: argparse.Namespace) -> None:
     _plan_connection(args)
     try:
         check_did_sid(args.did_sid)
-    except FilterError as exc:
+    except (FilterError, ConfigurationError) as exc:
         raise _UsageError(str(exc).replace("did_sid", "DID_SID", 1)) from None
 
 
@@ -355,9 +396,14 @@ def _plan_search(args: argparse.Namespace) -> Filter | None:
     default_max = args.max is None and not args.all and not args.external
     args.max_items = DEFAULT_MAX if default_max else args.max
     flt = _search_filter(args)
+    if args.external and flt is not None and flt.is_disjunction:
+        raise _UsageError(
+            "--external takes one value per filter flag (the external provider search is a "
+            "single request): run one search per value"
+        )
     try:
         build_query(filter=flt, **_query_args(args))
-    except FilterError as exc:
+    except (FilterError, ConfigurationError) as exc:
         raise _UsageError(_flag_terms(str(exc))) from None
     return flt
 
@@ -369,7 +415,7 @@ def _flag_terms(message: str) -> str:
     if "Client(external_filters=" in message:  # advice a command-line user cannot follow
         message = message.split(" (widen with Client(")[0]
         message += "; drop that condition, or search without --external"
-    return _FLAG_TERM.sub(lambda m: _FLAG_TERMS[m[1]], message)
+    return cli_words(_FLAG_TERM.sub(lambda m: _FLAG_TERMS[m[1]], message))
 
 
 def _query_args(args: argparse.Namespace) -> dict[str, Any]:

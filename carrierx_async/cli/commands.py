@@ -118,11 +118,11 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
         progress.clear()
         writer.finish(quiet=True)
         out.flush()
-        stopped = "interrupted" if isinstance(exc, asyncio.CancelledError) else "stopped"
-        if writer.count:
-            _note(f"{stopped} after {writer.count:,} numbers; the output is incomplete")
-        elif isinstance(exc, asyncio.CancelledError):  # a failure says so on its own line
-            _note(f"{stopped} before any number arrived; the output is incomplete")
+        got = f"after {writer.count:,} numbers" if writer.count else "before any number arrived"
+        if isinstance(exc, asyncio.CancelledError):  # main() says it, once, as it exits
+            args.interrupted = f"interrupted {got}; the output is incomplete"
+        elif writer.count:  # a failure with no number says so on its own error line
+            _note(f"stopped {got}; the output is incomplete")
         raise
     finally:
         progress.clear()
@@ -150,11 +150,16 @@ async def _get(client: Client, args: argparse.Namespace, *, demo: bool) -> int:
         ) from None
     record = _record(did, args.fields)
     out = sys.stdout
-    if (args.format or ("table" if out.isatty() else "json")) == "json":
+    fmt = args.format or ("table" if out.isatty() else "json")
+    if fmt == "json":  # one object, not search's array of one
         out.write(json.dumps(record, indent=2) + "\n")
-    else:
+    elif fmt == "table":  # one row per field: a record is too wide for one line
         rows = [[name, _cell(name, getattr(did, name))] for name in record]
         out.write(_table(rows, [False, False]))
+    else:  # jsonl and csv exactly as search writes them
+        writer = _WRITERS[fmt](out, args.fields)
+        writer.add([did])
+        writer.finish()
     out.flush()
     return EXIT_OK
 
@@ -173,6 +178,8 @@ async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) 
                 read_timeout=args.timeout,
                 max_retries=args.retries,
                 trace_configs=traces,
+                # PROXY: once Client takes trust_env, add `trust_env=True,` here: the command
+                # then honours HTTP(S)_PROXY and NO_PROXY (tests/test_cli.py, test_proxy_*).
             )
 
         if token is None:
@@ -224,14 +231,30 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``carrierx-dids`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run ``carrierx-dids`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Ctrl-C at any point in here exits 130 with one line on stderr, never a traceback.
+    """
+    args = argparse.Namespace()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, args)
+    except KeyboardInterrupt:
+        _note(getattr(args, "interrupted", "interrupted"))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str], args: argparse.Namespace) -> int:
+    """main() but Ctrl-C and a closed stdout: parse into ``args``, plan, run."""
+    argv = list(argv)
     if any(a == "--token" or a.startswith("--token=") for a in argv):  # never echo its value
         _error("there is no --token option: set CARRIERX_TOKEN or use --token-file PATH")
         return EXIT_USAGE
     try:
         parser = _parser()
-        args = parser.parse_args(_with_command(argv, parser.value_options))
+        parser.parse_args(_with_command(argv, parser.value_options), namespace=args)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
@@ -248,8 +271,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CarrierXError as exc:
         _error(_message(exc))
         return _exit_code(exc)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_OK
