@@ -14,17 +14,19 @@ Records have the 26 fields of the API reference's DID object, a unique ``did_sid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
-__all__ = ["TWILIO_ACCOUNT", "Server", "carrierx_base", "page_body"]
+__all__ = ["TWILIO_ACCOUNT", "carrierx_base", "page_body", "server"]
 
 TWILIO_ACCOUNT: Final = "AC" + "0" * 32
 _CITIES: Final = (
@@ -36,8 +38,8 @@ _CITIES: Final = (
 )
 _PRICES: Final = ("0.6", "0.75", "1.0", "0.005", "2.5")
 _CAPS: Final = (7, 5, 31, 4, 23)
-_NULLS: Final = ("callback_url", "campaign_sid", "did_group_sid", "lrn_sid", "partner_sid")
-_NULLS2: Final = ("porting_pin", "string_key_1", "string_key_2", "trunk_group_sid")
+_NULLS: Final = "callback_url campaign_sid did_group_sid lrn_sid partner_sid porting_pin"
+_NULLS2: Final = "string_key_1 string_key_2 trunk_group_sid"
 
 
 def carrierx_base(port: int, total: int) -> str:
@@ -49,8 +51,7 @@ def did_record(i: int) -> dict[str, Any]:
     """The i-th DID object, every documented field present."""
     city, state, npa, lata = _CITIES[i % 5]
     line = f"{i % 10_000_000:07d}"
-    record: dict[str, Any] = dict.fromkeys(_NULLS + _NULLS2)
-    record |= {
+    return dict.fromkeys(f"{_NULLS} {_NULLS2}".split()) | {
         "active_capabilities": 4,
         "attributes": {},
         "capabilities": _CAPS[i % 5],
@@ -69,7 +70,6 @@ def did_record(i: int) -> dict[str, Any]:
         "status": "available",
         "transformations": [],
     }
-    return record
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,41 +93,43 @@ def page_body(offset: int, limit: int, total: int) -> bytes:
 
 @functools.lru_cache(maxsize=256)
 def twilio_body(page: int, size: int) -> bytes:
-    """One page of Twilio's AvailablePhoneNumbers/US/Local list (a million numbers)."""
+    """One page of Twilio's AvailablePhoneNumbers/US/Local list (endless)."""
     uri = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT}/AvailablePhoneNumbers/US/Local.json"
     numbers = []
     for i in range(page * size, (page + 1) * size):
         city, state, npa, lata = _CITIES[i % 5]
         line = f"{i % 10_000_000:07d}"
+        caps = {"voice": True, "SMS": True, "MMS": i % 2 == 0, "fax": False}
         numbers.append(
-            {
-                "friendly_name": f"({npa}) {line[:3]}-{line[3:]}",
-                "phone_number": f"+1{npa}{line}",
-                "lata": lata,
-                "locality": city.title(),
-                "rate_center": city.replace(" ", "")[:10],
-                "latitude": "40.718100",
-                "longitude": "-74.005100",
-                "region": state,
-                "postal_code": "10013",
-                "iso_country": "US",
-                "address_requirements": "none",
-                "beta": False,
-                "capabilities": {"voice": True, "SMS": True, "MMS": i % 2 == 0, "fax": False},
-            }
+            dict(
+                friendly_name=f"({npa}) {line[:3]}-{line[3:]}",
+                phone_number=f"+1{npa}{line}",
+                lata=lata,
+                locality=city.title(),
+                rate_center=city.replace(" ", "")[:10],
+                latitude="40.718100",
+                longitude="-74.005100",
+                region=state,
+                postal_code="10013",
+                iso_country="US",
+                address_requirements="none",
+                beta=False,
+                capabilities=caps,
+            )
         )
+    at = f"{uri}?PageSize={size}&Page="
     return orjson.dumps(
-        {
-            "available_phone_numbers": numbers,
-            "uri": f"{uri}?PageSize={size}&Page={page}",
-            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
-            "next_page_uri": f"{uri}?PageSize={size}&Page={page + 1}",
-            "previous_page_uri": None,
-            "page": page,
-            "page_size": size,
-            "start": page * size,
-            "end": (page + 1) * size - 1,
-        }
+        dict(
+            available_phone_numbers=numbers,
+            uri=f"{at}{page}",
+            first_page_uri=f"{at}0",
+            next_page_uri=f"{at}{page + 1}",
+            previous_page_uri=None,
+            page=page,
+            page_size=size,
+            start=page * size,
+            end=(page + 1) * size - 1,
+        )
     )
 
 
@@ -163,36 +165,17 @@ async def _serve() -> None:
     await runner.cleanup()
 
 
-class Server:
-    """The server in a child process: ``with Server() as port: ...``."""
-
-    def __enter__(self) -> int:
-        root = Path(__file__).resolve().parent.parent
-        path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._server"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=root,
-            env=dict(os.environ, PYTHONPATH=path),
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.__exit__()
-            raise RuntimeError("the benchmark server did not start")
-        return int(line)
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.close()
-        self._proc.stdout.close()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+@contextlib.contextmanager
+def server() -> Iterator[int]:
+    """The server in a child process: ``with server() as port: ...``."""
+    root = Path(__file__).resolve().parent.parent
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "benchmarks._server"]
+    env = dict(os.environ, PYTHONPATH=path)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True, cwd=root, env=env) as proc:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline())  # closing its stdin on the way out ends it
 
 
 if __name__ == "__main__":

@@ -22,32 +22,28 @@ import platform
 import statistics
 import time
 import tracemalloc
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 
 from carrierx_async import Client
 
 from ._loops import (
-    PydanticClient,
     bare_dicts,
     bare_pages,
     bare_twilio,
     bare_typed,
     missing,
-    twilio_client,
-    twilio_stream,
+    pydantic_dids,
+    twilio_numbers,
 )
-from ._server import Server, carrierx_base, page_body
+from ._server import carrierx_base, page_body, server
 
 __all__ = ["main", "median_ratio", "percentile"]
 
 T = TypeVar("T")
-Variant = Callable[[], Awaitable[float]]
 TOKEN = "bench-token"
 PAGE = 1000
 
@@ -63,7 +59,7 @@ class Sizes:
 
 
 FULL = Sizes(100_000, 7, 20_000, 2_000, 20_000, (10_000, 1_000_000))
-QUICK = Sizes(1_000, 1, 1_000, 20, 1_000, (1_000, 2_000))
+QUICK = Sizes(200, 1, 200, 5, 200, (200, 400))
 
 
 @dataclass(frozen=True)
@@ -109,117 +105,86 @@ async def rate(items: AsyncIterator[Any], expected: int | None) -> float:
     return n / elapsed
 
 
-def per_s(rates: list[float]) -> str:
-    return f"{statistics.median(rates):,.0f}/s"
+def ours(base: str, n: int | None, how: str = "", size: int = PAGE, measure: Any = None) -> Any:
+    """carrierx_async's stream of ``n`` records, typed or ``how="dicts"|"pages"``."""
 
-
-def ours(base: str, n: int | None, how: str = "typed", page_size: int = PAGE) -> Variant:
-    """carrierx_async's stream of ``n`` records: typed, ``.dicts()`` or ``.pages()``."""
-
-    async def run() -> float:
+    async def run() -> Any:
         async with Client(TOKEN, base_url=base) as client:
-            stream = client.available_dids(page_size=page_size)
-            items = (
-                stream.dicts() if how == "dicts" else stream.pages() if how == "pages" else stream
-            )
-            return await rate(items, n)
+            stream = client.available_dids(page_size=size)
+            pick: Any = {"dicts": stream.dicts, "pages": stream.pages}.get(how)
+            items = stream if pick is None else pick()
+            return await (measure or rate)(items, n)
 
     return run
 
 
-def bare(loop: Callable[..., AsyncIterator[Any]], where: Any, n: int, **kw: int) -> Variant:
-    """A hand-written loop of ``_loops`` in its own aiohttp session."""
-
-    async def run() -> float:
-        async with aiohttp.ClientSession() as session:
-            return await rate(loop(session, where, **kw), n)
-
-    return run
+def theirs(loop: Callable[..., AsyncIterator[Any]], where: Any, n: int, **kw: Any) -> Any:
+    """A loop or peer of ``_loops`` yielding ``n`` items, measured by ``rate`` or ``measure``."""
+    measure = kw.pop("measure", rate)
+    return lambda: measure(loop(where, **kw), n)
 
 
-def ratio(name: str, r: dict[str, list[float]], a: str, b: str, *context: str) -> Row:
-    """A row of ``a`` / ``b``; the context gives the rates (``@name``) and notes."""
-    text = [per_s(r[c[1:]]) + f" {c[1:]}" if c.startswith("@") else c for c in context]
-    return Row(name, f"{median_ratio(r[a], r[b]):.2f}x", ", ".join(text))
+def ratio(name: str, r: dict[str, list[float]], a: str, b: str, *rates: str) -> Row:
+    """A row of ``a`` / ``b``; the context gives the median rates of ``rates``."""
+    context = ", ".join(f"{k} {statistics.median(r[k]):,.0f}/s" for k in rates)
+    return Row(name, f"{median_ratio(r[a], r[b]):.2f}x", context)
 
 
 async def stream_rows(port: int, sz: Sizes) -> list[Row]:
     """Typed records and ``.dicts()`` against both bare loops, and the SDK-style peer."""
     base, n = carrierx_base(port, sz.records), sz.records
-
-    async def pydantic() -> float:
-        peer = PydanticClient(base)
-        try:
-            return await rate(peer.available_dids(page_size=PAGE), n)
-        finally:
-            await peer.aclose()
-
     variants = {
         "typed": ours(base, n),
         "dicts": ours(base, n, "dicts"),
-        "limit": bare(bare_typed, base, n, page_size=PAGE),
-        "orjson": bare(bare_dicts, base, n, page_size=PAGE),
+        "limit": theirs(bare_typed, base, n, page_size=PAGE),
+        "orjson": theirs(bare_dicts, base, n, page_size=PAGE),
     }
     skipped = missing("httpx", "pydantic")
     if skipped is None:
-        variants["pydantic"] = pydantic
+        variants["pydantic"] = theirs(pydantic_dids, base, n, page_size=PAGE)
     r = await interleave(variants, sz.rounds)
-    peer = "peer: httpx + pydantic v2 (generated-SDK style) / its bare loop, the typed limit"
+    peer = "peer: httpx + pydantic v2, generated-SDK style / its bare loop, the typed limit"
     return [
-        ratio("typed records / the typed limit", r, "typed", "limit", "@typed", "@limit"),
-        ratio("typed records / aiohttp + orjson", r, "typed", "orjson", "@orjson"),
-        ratio("`.dicts()` / aiohttp + orjson", r, "dicts", "orjson", "@dicts"),
+        ratio("typed records / the typed limit", r, "typed", "limit", "typed", "limit"),
+        ratio("typed records / aiohttp + orjson", r, "typed", "orjson", "orjson"),
+        ratio("`.dicts()` / aiohttp + orjson", r, "dicts", "orjson", "dicts"),
         Row(peer, "skipped", skipped)
         if skipped
-        else ratio(peer, r, "pydantic", "limit", "@pydantic"),
+        else ratio(peer, r, "pydantic", "limit", "pydantic"),
     ]
 
 
 async def twilio_row(port: int, sz: Sizes) -> list[Row]:
+    """twilio-python against its own bare loop, and ours against ours in the same rounds."""
     name = "peer: twilio-python `stream_async` / its bare loop, aiohttp + orjson"
-    skipped = missing("twilio")
-    if skipped is not None:
+    if (skipped := missing("twilio")) is not None:
         return [Row(name, "skipped", skipped)]
     base, n = carrierx_base(port, sz.twilio), sz.twilio
-
-    async def twilio() -> float:
-        client = twilio_client(port)
-        try:  # twilio-python uses aiohttp.BasicAuth, deprecated in aiohttp 3.14
-            with warnings.catch_warnings(action="ignore", category=DeprecationWarning):
-                return await rate(twilio_stream(client, limit=n, page_size=PAGE), n)
-        finally:
-            await client.http_client.close()
-
     variants = {
-        "twilio": twilio,
-        "bare": bare(bare_twilio, port, n, limit=n, page_size=PAGE),
+        "twilio": theirs(twilio_numbers, port, n, limit=n, page_size=PAGE),
+        "bare": theirs(bare_twilio, port, n, limit=n, page_size=PAGE),
         "typed": ours(base, n),
-        "orjson": bare(bare_dicts, base, n, page_size=PAGE),
+        "orjson": theirs(bare_dicts, base, n, page_size=PAGE),
     }
     r = await interleave(variants, sz.rounds)
-    ours_ = (
-        f"carrierx_async typed / aiohttp + orjson here {median_ratio(r['typed'], r['orjson']):.2f}x"
-    )
-    return [ratio(name, r, "twilio", "bare", "@twilio", ours_)]
+    row = ratio(name, r, "twilio", "bare", "twilio")
+    ours_ = median_ratio(r["typed"], r["orjson"])
+    return [Row(name, row.measured, f"{row.context}; typed / aiohttp + orjson here {ours_:.2f}x")]
 
 
 async def requests_row(port: int, sz: Sizes) -> list[Row]:
     """Pages of 10. The walk re-reads 2 records a page, so it makes more requests."""
     base = carrierx_base(port, sz.small_pages * 10)
     variants = {
-        "client": ours(base, None, "pages", page_size=10),
-        "bare": bare(bare_pages, base, sz.small_pages, page_size=10),
+        "client": ours(base, None, "pages", size=10),
+        "bare": theirs(bare_pages, base, sz.small_pages, page_size=10),
     }
     r = await interleave(variants, sz.rounds)
-    return [
-        ratio("requests/s, pages of 10 / aiohttp + orjson", r, "client", "bare", "@client", "@bare")
-    ]
+    name = "requests/s, pages of 10 / aiohttp + orjson"
+    return [ratio(name, r, "client", "bare", "client", "bare")]
 
 
-# -- event-loop holds ---------------------------------------------------------------------------
-
-
-async def holds(items: AsyncIterator[Any]) -> list[float]:
+async def holds(items: AsyncIterator[Any], expected: int | None) -> list[float]:
     """The CPU time between turns of a task beside ``items``: how long others wait."""
     gaps: list[float] = []
 
@@ -234,8 +199,7 @@ async def holds(items: AsyncIterator[Any]) -> list[float]:
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0)
     try:
-        async for _ in items:
-            pass
+        await rate(items, expected)
     finally:
         ticker.cancel()
     return gaps
@@ -252,17 +216,12 @@ def parse_time(body: bytes, repeat: int = 15) -> float:
 
 
 async def hold_row(port: int, sz: Sizes) -> list[Row]:
-    base = carrierx_base(port, sz.holds)
-
-    async def ours() -> list[float]:
-        async with Client(TOKEN, base_url=base) as client:
-            return await holds(client.available_dids(page_size=PAGE))
-
-    async def bare() -> list[float]:
-        async with aiohttp.ClientSession() as session:
-            return await holds(bare_dicts(session, base, page_size=PAGE))
-
-    r = await interleave({"ours": ours, "bare": bare}, sz.rounds)
+    base, n = carrierx_base(port, sz.holds), sz.holds
+    variants = {
+        "ours": ours(base, n, measure=holds),
+        "bare": theirs(bare_dicts, base, n, page_size=PAGE, measure=holds),
+    }
+    r: dict[str, list[list[float]]] = await interleave(variants, sz.rounds)
     parse = parse_time(page_body(0, PAGE, PAGE))
     longest = {k: statistics.median(max(g) for g in v) for k, v in r.items()}
     p99 = {k: percentile([x for g in v for x in g], 99) for k, v in r.items()}
@@ -275,9 +234,6 @@ async def hold_row(port: int, sz: Sizes) -> list[Row]:
             f"{p99['bare'] * 1e3:.2f} ms",
         )
     ]
-
-
-# -- memory ---------------------------------------------------------------------------------------
 
 
 async def memory_row(port: int, sz: Sizes) -> list[Row]:
@@ -301,9 +257,6 @@ async def memory_row(port: int, sz: Sizes) -> list[Row]:
     return [Row(f"peak memory, {many:,} / {few:,} typed records", f"{large / small:.2f}x", context)]
 
 
-# -- report ---------------------------------------------------------------------------------------
-
-
 def machine() -> str:
     cpu = platform.machine()
     with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
@@ -322,7 +275,7 @@ def machine() -> str:
 
 async def run_all(sz: Sizes) -> list[Row]:
     rows: list[Row] = []
-    with Server() as port:
+    with server() as port:
         for bench in (stream_rows, requests_row, hold_row, memory_row, twilio_row):
             rows += await bench(port, sz)
     return rows
@@ -338,9 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     if quick:
         for row in rows:
-            print(f"{'skipped' if row.measured == 'skipped' else 'ran'}: {row.name}")
-            if row.measured == "skipped":
-                print(f"  {row.context}")
+            skipped = row.measured == "skipped"
+            print(f"skipped: {row.name}\n  {row.context}" if skipped else f"ran: {row.name}")
         print(f"smoke run: {len(rows)} rows in {seconds:.0f} s; tiny sizes, so no figures")
         return 0
     print(header)

@@ -33,9 +33,8 @@ import resource
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
-from carrierx_async import CarrierXError, Client, RetryBudget, StreamStats
+from carrierx_async import CarrierXError, Client, RetryBudget
 from carrierx_async.testing import (
     Churn,
     Delay,
@@ -48,19 +47,6 @@ from carrierx_async.testing import (
     Truncated,
 )
 
-# (weight, kind); the first deck holds each kind once, later decks the weights.
-MIX = (
-    (3, "503"),
-    (3, "429"),
-    (2, "500"),
-    (2, "html502"),
-    (2, "truncated"),
-    (2, "reset"),
-    (1, "disconnect"),
-    (1, "delay"),
-    (2, "churn"),
-)
-
 
 class Injector:
     """Queues one seeded-random fault every 1..max_gap pages, never two pending at once."""
@@ -70,66 +56,53 @@ class Injector:
         self.page_size: int = args.page_size
         self.max_gap: int = args.max_gap
         self.rng = random.Random(args.seed)
-        self.delay = Delay(args.read_timeout * 3)
+        # (weight, fault); None is churn. The first deck holds each once, later ones weights.
+        self.mix: list[tuple[int, Fault | None]] = [
+            (3, Status(503, retry_after="0")),
+            (3, Status(429, retry_after="0")),
+            (2, Status(500)),
+            (2, HtmlPage(status=502)),
+            (2, Truncated()),
+            (2, Reset()),
+            (1, Disconnect()),
+            (1, Delay(args.read_timeout * 3)),
+            (2, None),
+        ]
+        self.deck = [fault for _, fault in self.mix]
+        self.rng.shuffle(self.deck)
         # The offset walk re-reads min(10, page_size // 4) records a page: the removals
         # between two requests it can bridge.
-        self.churn_max = min(10, args.page_size // 4)
+        self.churn_max = min(10, self.page_size // 4)
         self.churn_budget = churn_budget
         self.queued = 0
-        self.deck = [kind for _, kind in MIX]
-        self.rng.shuffle(self.deck)
         self.next_at = self._gap(0)
 
     def _gap(self, received: int) -> int:
         return received + self.rng.randint(1, self.max_gap) * self.page_size
 
-    def pending(self) -> int:
-        return self.queued - sum(r.fault is not None for r in self.fake.requests)
-
     def tick(self, received: int) -> None:
         """Called by the consumer once ``received >= next_at``."""
-        if self.pending():
+        if self.queued > sum(r.fault is not None for r in self.fake.requests):  # pending
             self.next_at = received + self.page_size  # try again a page later
             return
         self.next_at = self._gap(received)
         if not self.deck:
-            self.deck = [kind for weight, kind in MIX for _ in range(weight)]
+            self.deck = [fault for weight, fault in self.mix for _ in range(weight)]
             self.rng.shuffle(self.deck)
-        fault: Fault
-        match self.deck.pop():
-            case "503":
-                fault = Status(503, retry_after="0")
-            case "429":
-                fault = Status(429, retry_after="0")
-            case "500":
-                fault = Status(500)
-            case "html502":
-                fault = HtmlPage(status=502)
-            case "truncated":
-                fault = Truncated()
-            case "reset":
-                fault = Reset()
-            case "disconnect":
-                fault = Disconnect()
-            case "delay":
-                fault = self.delay
-            case _:
-                k = self.rng.randint(1, self.churn_max) if self.churn_max else 0
-                if not k or k > self.churn_budget:
-                    return
-                self.churn_budget -= k
-                fault = Churn(remove=k)
+        fault = self.deck.pop()
+        if fault is None:
+            k = self.rng.randint(1, self.churn_max) if self.churn_max else 0
+            if not k or k > self.churn_budget:
+                return
+            self.churn_budget -= k
+            fault = Churn(remove=k)
         self.fake.add_fault(fault)
         self.queued += 1
 
 
 def describe(fault: Fault) -> str:
-    match fault:
-        case Status(status=status):
-            return f"Status({status})"
-        case HtmlPage(status=status):
-            return f"HtmlPage({status})"
-    return type(fault).__name__
+    status = getattr(fault, "status", None)
+    return type(fault).__name__ + ("" if status is None else f"({status})")
 
 
 def count_range(text: str) -> tuple[int, int]:
@@ -184,44 +157,19 @@ def churn_plan(args: argparse.Namespace) -> tuple[int, list[tuple[Churn, int]]]:
     if rent_lo == rent_hi and add_lo == add_hi:
         return size, [(Churn(remove=rent_lo, add=add_lo, at=args.churn_at, seed=args.seed), times)]
     rng = random.Random(args.seed)
-    return size, [
-        (
-            Churn(
-                remove=rng.randint(rent_lo, rent_hi),
-                add=rng.randint(add_lo, add_hi),
-                at=args.churn_at,
-                seed=args.seed,
-            ),
-            1,
-        )
-        for _ in range(times)
-    ]
+    draws = [(rng.randint(rent_lo, rent_hi), rng.randint(add_lo, add_hi)) for _ in range(times)]
+    return size, [(Churn(remove=r, add=a, at=args.churn_at, seed=args.seed), 1) for r, a in draws]
 
 
-@dataclass
-class Walk:
-    first: set[str] = field(default_factory=set)  # did_sids before the walk
-    seen: set[str] = field(default_factory=set)
-    received: int = 0
-    duplicated: int = 0
-    lost: int = 0
-    throughout: int = 0
-    rented: int = 0
-    added: int = 0
-    requests: int = 0
-    served: Counter[str] = field(default_factory=Counter)
-    error: CarrierXError | None = None
-    stats: StreamStats | None = None
-    elapsed: float = 0.0
-
-
-async def walk(args: argparse.Namespace) -> Walk:
-    """One stream to the end of a fresh fake, counted against its inventory."""
-    w = Walk()
+async def soak(args: argparse.Namespace) -> int:
+    """One stream to the end of a fresh fake, counted against its inventory; prints a report."""
     margin = max(50, args.records // 100)  # what fault-mode churn may rent
     size, plan = churn_plan(args) if args.churning else (args.records + margin, [])
+    seen: set[str] = set()
+    received = duplicated = 0
+    error: CarrierXError | None = None
     async with FakeCarrierX(size=size, seed=args.seed) as fake:
-        w.first = {r["did_sid"] for r in fake.inventory}
+        first = {r["did_sid"] for r in fake.inventory}
         for churn, times in plan:
             fake.add_fault(churn, times=times)
         injector = None if args.churning else Injector(fake, args, churn_budget=margin)
@@ -236,56 +184,44 @@ async def walk(args: argparse.Namespace) -> Walk:
         async with client:
             dids = client.available_dids(page_size=args.page_size, pagination=args.pagination)
             next_at = injector.next_at if injector else math.inf
-            seen, started = w.seen, time.perf_counter()
+            started = time.perf_counter()
             try:
                 async with dids:
                     async for did in dids:
                         sid = did.did_sid or ""
-                        if sid in seen:
-                            w.duplicated += 1
+                        duplicated += sid in seen
                         seen.add(sid)
-                        w.received += 1
-                        if injector is not None and w.received >= next_at:
-                            injector.tick(w.received)
+                        received += 1
+                        if injector is not None and received >= next_at:
+                            injector.tick(received)
                             next_at = injector.next_at
             except CarrierXError as exc:
-                w.error = exc
-            w.elapsed = time.perf_counter() - started
-            w.stats = dids.stats
+                error = exc
+            elapsed = time.perf_counter() - started
         last = {r["did_sid"] for r in fake.inventory}
-        w.requests = len(fake.requests)
-        w.served = Counter(describe(r.fault) for r in fake.requests if r.fault is not None)
-    w.rented, w.added = len(w.first - last), len(last - w.first)
-    throughout = w.first & last
-    w.throughout, w.lost = len(throughout), len(throughout - seen)
-    return w
-
-
-def report(args: argparse.Namespace, w: Walk) -> int:
-    stats = w.stats
-    assert stats is not None
-    failed = bool(w.lost or w.duplicated or w.error)
+        requests = len(fake.requests)
+        served = Counter(describe(r.fault) for r in fake.requests if r.fault is not None)
+    throughout = first & last
+    lost = len(throughout - seen)
+    failed = bool(lost or duplicated or error)
+    stats = dids.stats
     mode = (
         f"--rent {args.rent[0]}-{args.rent[1]} --add {args.add[0]}-{args.add[1]} "
         f"--churn-at {args.churn_at} --churn-times {args.churn_times}"
         if args.churning
         else f"--max-gap {args.max_gap} --read-timeout {args.read_timeout:g}"
     )
-    rate = w.received / w.elapsed if w.elapsed else 0.0
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(served.items())) or "none"
     out = [
         f"soak: --records {args.records:,} --page-size {args.page_size} --pagination "
         f"{args.pagination} --seed {args.seed} {mode}",
-        f"inventory:   {len(w.first):,} at the start; {w.rented:,} rented, {w.added:,} "
-        f"added during the walk",
-        f"received:    {w.received:,} records in {w.elapsed:.1f}s = {rate:,.0f} records/s",
-    ]
-    if w.error is not None:
-        out.append(f"STREAM FAILED: {type(w.error).__name__}: {w.error}")
-    faults = ", ".join(f"{k} {v}" for k, v in sorted(w.served.items())) or "none"
-    out += [
-        f"lost:        {w.lost:,} of the {w.throughout:,} present throughout",
-        f"duplicated:  {w.duplicated:,}",
-        f"faults:      {sum(w.served.values()):,} served in {w.requests:,} requests: {faults}",
+        f"inventory:   {len(first):,} at the start; {len(first - last):,} rented, "
+        f"{len(last - first):,} added during the walk",
+        f"received:    {received:,} records in {elapsed:.1f}s",
+        *([f"STREAM FAILED: {type(error).__name__}: {error}"] if error else []),
+        f"lost:        {lost:,} of the {len(throughout):,} present throughout",
+        f"duplicated:  {duplicated:,}",
+        f"faults:      {sum(served.values()):,} served in {requests:,} requests: {faults}",
         f"stats:       requests {stats.requests:,}, retries {stats.retries:,}, "
         f"duplicates dropped {stats.duplicates_dropped:,}, windows healed "
         f"{stats.windows_healed:,}, possible gaps {stats.possible_gaps:,}",
@@ -298,8 +234,7 @@ def report(args: argparse.Namespace, w: Walk) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return report(args, asyncio.run(walk(args)))
+    return asyncio.run(soak(parse_args(argv)))
 
 
 if __name__ == "__main__":

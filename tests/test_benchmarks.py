@@ -15,7 +15,7 @@ def test_quick_runs_every_row_and_prints_no_figures(capsys):
     assert len(ran) == 8, out  # every row of the full table, run or said to be skipped
     assert sum(line.startswith("ran: ") for line in ran) >= 6, out  # peers may be missing
     assert lines[-1].startswith("smoke run: 8 rows in "), out
-    figures = re.compile(r"\d\.\d|\d+x\b|/s\b|\bMB\b|\bms\b")
+    figures = re.compile(r"\d\.\d|\dx\b|\d/s\b|\d MB\b|\d ms\b")
     assert not [line for line in ran if figures.search(line)], out
 
 
