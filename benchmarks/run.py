@@ -56,10 +56,11 @@ class Sizes:
     small_pages: int  # requests of 10 records
     holds: int
     memory: tuple[int, int]
+    collect: bool = True  # a full collection before each run (slow in a big heap)
 
 
 FULL = Sizes(100_000, 7, 20_000, 2_000, 20_000, (10_000, 1_000_000))
-QUICK = Sizes(200, 1, 200, 5, 200, (200, 400))
+QUICK = Sizes(200, 1, 200, 5, 200, (200, 400), collect=False)
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def interleave(
-    variants: dict[str, Callable[[], Awaitable[T]]], rounds: int
+    variants: dict[str, Callable[[], Awaitable[T]]], rounds: int, collect: bool = True
 ) -> dict[str, list[T]]:
     """Each variant once a round, the order reversed every other round; round 0 is warm-up."""
     results: dict[str, list[T]] = {name: [] for name in variants}
     names = list(variants)
     for r in range(rounds + 1):
         for name in names if r % 2 == 0 else names[::-1]:
-            gc.collect()
+            if collect:
+                gc.collect()
             result = await variants[name]()
             if r:
                 results[name].append(result)
@@ -142,7 +144,7 @@ async def stream_rows(port: int, sz: Sizes) -> list[Row]:
     skipped = missing("httpx", "pydantic")
     if skipped is None:
         variants["pydantic"] = theirs(pydantic_dids, base, n, page_size=PAGE)
-    r = await interleave(variants, sz.rounds)
+    r = await interleave(variants, sz.rounds, sz.collect)
     peer = "peer: httpx + pydantic v2, generated-SDK style / its bare loop, the typed limit"
     return [
         ratio("typed records / the typed limit", r, "typed", "limit", "typed", "limit"),
@@ -166,7 +168,7 @@ async def twilio_row(port: int, sz: Sizes) -> list[Row]:
         "typed": ours(base, n),
         "orjson": theirs(bare_dicts, base, n, page_size=PAGE),
     }
-    r = await interleave(variants, sz.rounds)
+    r = await interleave(variants, sz.rounds, sz.collect)
     row = ratio(name, r, "twilio", "bare", "twilio")
     ours_ = median_ratio(r["typed"], r["orjson"])
     return [Row(name, row.measured, f"{row.context}; typed / aiohttp + orjson here {ours_:.2f}x")]
@@ -179,7 +181,7 @@ async def requests_row(port: int, sz: Sizes) -> list[Row]:
         "client": ours(base, None, "pages", size=10),
         "bare": theirs(bare_pages, base, sz.small_pages, page_size=10),
     }
-    r = await interleave(variants, sz.rounds)
+    r = await interleave(variants, sz.rounds, sz.collect)
     name = "requests/s, pages of 10 / aiohttp + orjson"
     return [ratio(name, r, "client", "bare", "client", "bare")]
 
@@ -221,7 +223,7 @@ async def hold_row(port: int, sz: Sizes) -> list[Row]:
         "ours": ours(base, n, measure=holds),
         "bare": theirs(bare_dicts, base, n, page_size=PAGE, measure=holds),
     }
-    r: dict[str, list[list[float]]] = await interleave(variants, sz.rounds)
+    r: dict[str, list[list[float]]] = await interleave(variants, sz.rounds, sz.collect)
     parse = parse_time(page_body(0, PAGE, PAGE))
     longest = {k: statistics.median(max(g) for g in v) for k, v in r.items()}
     p99 = {k: percentile([x for g in v for x in g], 99) for k, v in r.items()}

@@ -53,6 +53,6 @@ async def test_interleave_alternates_the_order_and_drops_the_warm_up_round():
 
         return go
 
-    results = await run.interleave({"a": variant("a"), "b": variant("b")}, rounds=2)
+    results = await run.interleave({"a": variant("a"), "b": variant("b")}, 2, False)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert results == {"a": [4, 5], "b": [3, 6]}
