@@ -198,11 +198,14 @@ async def soak(args: argparse.Namespace) -> int:
             except CarrierXError as exc:
                 error = exc
             elapsed = time.perf_counter() - started
-        last = {r["did_sid"] for r in fake.inventory}
+        kept = lost = now = 0  # of the final inventory: also in the first; never received
+        for record in fake.inventory:
+            now += 1
+            if record["did_sid"] in first:
+                kept += 1
+                lost += record["did_sid"] not in seen
         requests = len(fake.requests)
         served = Counter(describe(r.fault) for r in fake.requests if r.fault is not None)
-    throughout = first & last
-    lost = len(throughout - seen)
     failed = bool(lost or duplicated or error)
     stats = dids.stats
     mode = (
@@ -215,11 +218,11 @@ async def soak(args: argparse.Namespace) -> int:
     out = [
         f"soak: --records {args.records:,} --page-size {args.page_size} --pagination "
         f"{args.pagination} --seed {args.seed} {mode}",
-        f"inventory:   {len(first):,} at the start; {len(first - last):,} rented, "
-        f"{len(last - first):,} added during the walk",
+        f"inventory:   {len(first):,} at the start; {len(first) - kept:,} rented, "
+        f"{now - kept:,} added during the walk",
         f"received:    {received:,} records in {elapsed:.1f}s",
         *([f"STREAM FAILED: {type(error).__name__}: {error}"] if error else []),
-        f"lost:        {lost:,} of the {len(throughout):,} present throughout",
+        f"lost:        {lost:,} of the {kept:,} present throughout",
         f"duplicated:  {duplicated:,}",
         f"faults:      {sum(served.values()):,} served in {requests:,} requests: {faults}",
         f"stats:       requests {stats.requests:,}, retries {stats.retries:,}, "
