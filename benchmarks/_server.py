@@ -1,138 +1,181 @@
-"""A loopback aiohttp.web server, in its own process, that serves pre-serialized pages.
+"""A loopback aiohttp.web server in a child process, serving deterministic cached pages.
 
-Each page body is built once per (dataset, offset, limit) and cached, so what is timed
-is the client, not the server. The dataset is chosen by the path, so one server serves
-every benchmark::
+Each page body is built once per (collection size, offset, limit) and cached, so what is
+timed is the client, not the server. The path picks the collection, so one server serves
+every row::
 
-    /n<TOTAL>/d<DELAY_MS>/core/v2/phonenumber/available_dids?limit=..&offset=..
+    /n<TOTAL>/core/v2/phonenumber/available_dids?limit=..&offset=..
     /2010-04-01/Accounts/<SID>/AvailablePhoneNumbers/US/Local.json?PageSize=..&Page=..
 
-``n`` is the number of records in the collection and ``d`` a latency added to each
-response (reference 5.1 query arguments; the Twilio path is its public list endpoint).
+Records have the 26 fields of the API reference's DID object, a unique ``did_sid`` and
+``phonenumber`` from their index, and some variety (capabilities, price, city).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import orjson
 from aiohttp import web
 
-from ._payload import page_body, twilio_page_body
+__all__ = ["TWILIO_ACCOUNT", "carrierx_base", "page_body", "server"]
 
-__all__ = ["TWILIO_RECORDS", "Server", "carrierx_base"]
-
-#: Records behind the fake Twilio endpoint (its client stops at its own ``limit``).
-TWILIO_RECORDS: Final = 1_000_000
-_JSON: Final = "application/json"
-
-
-def carrierx_base(port: int, total: int, delay_ms: int = 0) -> str:
-    """The ``base_url`` of a dataset of ``total`` records with ``delay_ms`` latency."""
-    return f"http://127.0.0.1:{port}/n{total}/d{delay_ms}/core/v2"
-
-
-@functools.lru_cache(maxsize=512)
-def _carrierx_page(total: int, offset: int, limit: int) -> bytes:
-    return page_body(offset, limit, total)
+TWILIO_ACCOUNT: Final = "AC" + "0" * 32
+_CITIES: Final = (
+    ("NEW YORK", "NY", "516", "132"),
+    ("LOS ANGELES", "CA", "213", "730"),
+    ("CHICAGO", "IL", "312", "358"),
+    ("HOUSTON", "TX", "713", "560"),
+    ("MIAMI", "FL", "305", "460"),
+)
+_PRICES: Final = ("0.6", "0.75", "1.0", "0.005", "2.5")
+_CAPS: Final = (7, 5, 31, 4, 23)
+_NULLS: Final = "callback_url campaign_sid did_group_sid lrn_sid partner_sid porting_pin"
+_NULLS2: Final = "string_key_1 string_key_2 trunk_group_sid"
 
 
-@functools.lru_cache(maxsize=512)
-def _twilio_page(page: int, size: int, account: str) -> bytes:
-    return twilio_page_body(page, size, TWILIO_RECORDS, account)
+def carrierx_base(port: int, total: int) -> str:
+    """The ``base_url`` of a collection of ``total`` records."""
+    return f"http://127.0.0.1:{port}/n{total}/core/v2"
+
+
+def did_record(i: int) -> dict[str, Any]:
+    """The i-th DID object, every documented field present."""
+    city, state, npa, lata = _CITIES[i % 5]
+    line = f"{i % 10_000_000:07d}"
+    return dict.fromkeys(f"{_NULLS} {_NULLS2}".split()) | {
+        "active_capabilities": 4,
+        "attributes": {},
+        "capabilities": _CAPS[i % 5],
+        "classification_sid": "17f4d954-d635-4cda-912b-c2a2fa3a6860",
+        "country_code": "USA",
+        "did_sid": f"07e3dee3-2f0d-4254-b635-{i:012x}",
+        "in_country_format": f"({npa}) {line[:3]}-{line[3:]}",
+        "international_format": f"+1 {npa}-{line[:3]}-{line[3:]}",
+        "lata": lata,
+        "locality": city,
+        "name": "N/A",
+        "ocn": f"{(i * 7919) % 10000:04d}",
+        "phonenumber": f"1{npa}{line}",
+        "price": _PRICES[i % 5],
+        "state": state,
+        "status": "available",
+        "transformations": [],
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def page_body(offset: int, limit: int, total: int) -> bytes:
+    """One serialized page of the available_dids list envelope."""
+    end = min(offset + limit, total)
+    more = end < total
+    url = f"https://api.carrierx.com/core/v2/phonenumber/available_dids?limit={limit}&offset={end}"
+    return orjson.dumps(
+        {
+            "count": end - offset,
+            "has_more": more,
+            "items": [did_record(i) for i in range(offset, end)],
+            "limit": limit,
+            "offset": offset,
+            "pagination": {"next": url} if more else {},
+            "total": None,
+        }
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def twilio_body(page: int, size: int) -> bytes:
+    """One page of Twilio's AvailablePhoneNumbers/US/Local list (endless)."""
+    uri = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT}/AvailablePhoneNumbers/US/Local.json"
+    numbers = []
+    for i in range(page * size, (page + 1) * size):
+        city, state, npa, lata = _CITIES[i % 5]
+        line = f"{i % 10_000_000:07d}"
+        caps = {"voice": True, "SMS": True, "MMS": i % 2 == 0, "fax": False}
+        numbers.append(
+            dict(
+                friendly_name=f"({npa}) {line[:3]}-{line[3:]}",
+                phone_number=f"+1{npa}{line}",
+                lata=lata,
+                locality=city.title(),
+                rate_center=city.replace(" ", "")[:10],
+                latitude="40.718100",
+                longitude="-74.005100",
+                region=state,
+                postal_code="10013",
+                iso_country="US",
+                address_requirements="none",
+                beta=False,
+                capabilities=caps,
+            )
+        )
+    at = f"{uri}?PageSize={size}&Page="
+    return orjson.dumps(
+        dict(
+            available_phone_numbers=numbers,
+            uri=f"{at}{page}",
+            first_page_uri=f"{at}0",
+            next_page_uri=f"{at}{page + 1}",
+            previous_page_uri=None,
+            page=page,
+            page_size=size,
+            start=page * size,
+            end=(page + 1) * size - 1,
+        )
+    )
 
 
 async def _available_dids(request: web.Request) -> web.Response:
-    total = int(request.match_info["total"])
-    delay = int(request.match_info["delay"])
     query = request.rel_url.query
-    limit = int(query.get("limit", "10"))
-    offset = int(query.get("offset", "0"))
-    body = _carrierx_page(total, offset, limit)
-    if delay:
-        await asyncio.sleep(delay / 1000)
-    return web.Response(body=body, content_type=_JSON)
+    body = page_body(
+        int(query.get("offset", "0")),
+        int(query.get("limit", "10")),
+        int(request.match_info["total"]),
+    )
+    return web.Response(body=body, content_type="application/json")
 
 
 async def _twilio_local(request: web.Request) -> web.Response:
     query = request.rel_url.query
-    size = int(query.get("PageSize", "50"))
-    page = int(query.get("Page", "0"))
-    body = _twilio_page(page, size, request.match_info["account"])
-    return web.Response(body=body, content_type=_JSON)
-
-
-def _make_app() -> web.Application:
-    app = web.Application()
-    app.router.add_get(
-        r"/n{total:\d+}/d{delay:\d+}/core/v2/phonenumber/available_dids", _available_dids
-    )
-    app.router.add_get(
-        "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/US/Local.json", _twilio_local
-    )
-    return app
+    body = twilio_body(int(query.get("Page", "0")), int(query.get("PageSize", "50")))
+    return web.Response(body=body, content_type="application/json")
 
 
 async def _serve() -> None:
     """Serve until standard input closes; the first line written is the port."""
-    runner = web.AppRunner(_make_app(), access_log=None)
+    app = web.Application()
+    app.router.add_get(r"/n{total:\d+}/core/v2/phonenumber/available_dids", _available_dids)
+    app.router.add_get(
+        "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/US/Local.json", _twilio_local
+    )
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.Server)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    print(runner.addresses[0][1], flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await runner.cleanup()
 
 
-class Server:
-    """The benchmark server in a child process: ``with Server() as port: ...``."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[str] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The server process's id while it runs (row 7 pins it to its own CPU)."""
-        return None if self._proc is None else self._proc.pid
-
-    def __enter__(self) -> int:
-        root = Path(__file__).resolve().parent.parent
-        env = dict(
-            os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
-        )
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._server"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=root,
-            env=env,
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.__exit__()
-            raise RuntimeError("the benchmark server did not start")
-        return int(line)
-
-    def __exit__(self, *exc: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+@contextlib.contextmanager
+def server() -> Iterator[int]:
+    """The server in a child process: ``with server() as port: ...``."""
+    root = Path(__file__).resolve().parent.parent
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "benchmarks._server"]
+    env = dict(os.environ, PYTHONPATH=path)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True, cwd=root, env=env) as proc:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline())  # closing its stdin on the way out ends it
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Run every benchmark and print a markdown table: ``python -m benchmarks [--quick]``.
+"""Run the benchmarks and print one table: ``python -m benchmarks [--quick]``.
 
-Each comparison runs its variants interleaved in one process (round r runs them in
-order, round r+1 in reverse), after one unrecorded warm-up round, and reports the median
-of the per-round ratios. The server runs in a child process and serves cached bytes.
-See benchmarks/README.md for what each row measures.
+Every row compares carrierx_async, through its public API only, with a hand-written loop
+on the same pages from a local aiohttp.web server in a child process. The variants of a
+row run interleaved in one process (round r in order, round r+1 reversed) after one
+unrecorded warm-up round; a ratio is the median of the per-round ratios. ``--quick`` runs
+every row at tiny sizes as a smoke test and prints which ran, no figures: tiny sizes
+measure nothing.
 """
 
 from __future__ import annotations
@@ -11,491 +13,293 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import gc
 import importlib.metadata
-import io
+import math
 import os
 import platform
 import statistics
-import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 
 from carrierx_async import Client
 
-from . import _baseline_convert as baseline
-from ._harness import Row, Runner, count, fmt_rate, interleave, ratio
-from ._loop import bench_stall, tracked_per_record
-from ._payload import page_body
-from ._peers import (
-    PydanticClient,
-    pydantic_available,
-    raw_dicts,
-    raw_pages,
-    raw_twilio,
-    twilio_available,
-    twilio_client,
-    twilio_stream,
+from ._loops import (
+    bare_dicts,
+    bare_pages,
+    bare_twilio,
+    bare_typed,
+    missing,
+    pydantic_dids,
+    twilio_numbers,
 )
-from ._row7 import bench_before, bench_safety
-from ._server import Server, carrierx_base
+from ._server import carrierx_base, page_body, server
 
-__all__ = ["main"]
+__all__ = ["main", "median_ratio", "percentile"]
 
+T = TypeVar("T")
 TOKEN = "bench-token"
+PAGE = 1000
 
 
 @dataclass(frozen=True)
 class Sizes:
-    records: int  # benchmark 1 and 2
+    records: int  # the streaming rows, pages of 1000
     rounds: int
-    twilio_records: int
-    prefetch_pages: int
-    prefetch_rounds: int
-    mem_small: int
-    mem_large: int
-    request_pages: int
-    decode_rounds: int
-    stall_records: int
-    safety_records: int  # row 7: many short rounds, so the median settles
-    safety_rounds: int
+    twilio: int
+    small_pages: int  # requests of 10 records
+    holds: int
+    memory: tuple[int, int]
+    collect: bool = True  # a full collection before each run (slow in a big heap)
 
 
-FULL = Sizes(
-    records=100_000,
-    rounds=7,
-    twilio_records=20_000,
-    prefetch_pages=25,
-    prefetch_rounds=5,
-    mem_small=10_000,
-    mem_large=1_000_000,
-    request_pages=2_000,
-    decode_rounds=15,
-    stall_records=20_000,
-    safety_records=20_000,
-    safety_rounds=41,
-)
-QUICK = Sizes(
-    records=3_000,
-    rounds=2,
-    twilio_records=2_000,
-    prefetch_pages=4,
-    prefetch_rounds=1,
-    mem_small=1_000,
-    mem_large=12_000,
-    request_pages=100,
-    decode_rounds=3,
-    stall_records=3_000,
-    safety_records=3_000,
-    safety_rounds=1,
-)
+FULL = Sizes(100_000, 7, 20_000, 2_000, 20_000, (10_000, 1_000_000))
+QUICK = Sizes(200, 1, 200, 5, 200, (200, 400), collect=False)
 
 
-# --- 1 + 2: streaming 100k records; raw vs typed vs dicts vs httpx+pydantic ------------
+@dataclass(frozen=True)
+class Row:
+    name: str
+    measured: str
+    context: str
 
 
-async def bench_stream(port: int, sz: Sizes) -> list[Row]:
-    base = carrierx_base(port, sz.records)
-    n = sz.records
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """The median over rounds of ``a[i] / b[i]``."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
-    async def raw() -> float:
-        async with aiohttp.ClientSession() as session:
-            t = time.perf_counter()
-            got = await count(raw_dicts(session, base, page_size=1000))
-            return got / (time.perf_counter() - t)
 
-    # The raw loop does not pipeline; the client by default prefetches one page ahead.
-    # The prefetch=0 variants isolate the client's overhead from that pipelining gain.
-    def client_runner(*, as_dicts: bool, prefetch: int | None = None) -> Runner:
-        kwargs: dict[str, Any] = {} if prefetch is None else {"prefetch": prefetch}
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q``-th percentile: the smallest value with q% of them at or below."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
-        async def run() -> float:
-            async with Client(token=TOKEN, base_url=base) as client:
-                t = time.perf_counter()
-                stream = client.available_dids(page_size=1000, **kwargs)
-                got = await count(stream.dicts() if as_dicts else stream)
-                return got / (time.perf_counter() - t)
 
-        return run
+async def interleave(
+    variants: dict[str, Callable[[], Awaitable[T]]], rounds: int, collect: bool = True
+) -> dict[str, list[T]]:
+    """Each variant once a round, the order reversed every other round; round 0 is warm-up."""
+    results: dict[str, list[T]] = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(rounds + 1):
+        for name in names if r % 2 == 0 else names[::-1]:
+            if collect:
+                gc.collect()
+            result = await variants[name]()
+            if r:
+                results[name].append(result)
+    return results
 
-    typed = client_runner(as_dicts=False)
-    dicts = client_runner(as_dicts=True)
-    typed_p0 = client_runner(as_dicts=False, prefetch=0)
-    dicts_p0 = client_runner(as_dicts=True, prefetch=0)
 
-    async def pydantic() -> float:
-        peer = PydanticClient(base, TOKEN)
-        try:
-            t = time.perf_counter()
-            got = await count(peer.available_dids(page_size=1000))
-            return got / (time.perf_counter() - t)
-        finally:
-            await peer.aclose()
+async def rate(items: AsyncIterator[Any], expected: int | None) -> float:
+    """Items per second through ``items``, checked to be exactly ``expected`` if given."""
+    started, n = time.perf_counter(), 0
+    async for _ in items:
+        n += 1
+    elapsed = time.perf_counter() - started
+    assert expected is None or n == expected, f"{n} items, expected {expected}"
+    return n / elapsed
 
-    # Each run must see every record exactly once, with and without prefetch.
-    async with Client(token=TOKEN, base_url=base) as client:
-        for prefetch in (1, 0):
-            stream = client.available_dids(page_size=1000, prefetch=prefetch)
-            sids = {d.did_sid async for d in stream}
-            assert len(sids) == n, f"prefetch={prefetch}: {len(sids)} unique records of {n}"
 
-    variants: dict[str, Runner] = {
-        "raw": raw,
-        "typed": typed,
-        "dicts": dicts,
-        "typed p0": typed_p0,
-        "dicts p0": dicts_p0,
+def ours(base: str, n: int | None, how: str = "", size: int = PAGE, measure: Any = None) -> Any:
+    """carrierx_async's stream of ``n`` records, typed or ``how="dicts"|"pages"``."""
+
+    async def run() -> Any:
+        async with Client(TOKEN, base_url=base) as client:
+            stream = client.available_dids(page_size=size)
+            pick: Any = {"dicts": stream.dicts, "pages": stream.pages}.get(how)
+            items = stream if pick is None else pick()
+            return await (measure or rate)(items, n)
+
+    return run
+
+
+def theirs(loop: Callable[..., AsyncIterator[Any]], where: Any, n: int, **kw: Any) -> Any:
+    """A loop or peer of ``_loops`` yielding ``n`` items, measured by ``rate`` or ``measure``."""
+    measure = kw.pop("measure", rate)
+    return lambda: measure(loop(where, **kw), n)
+
+
+def ratio(name: str, r: dict[str, list[float]], a: str, b: str, *rates: str) -> Row:
+    """A row of ``a`` / ``b``; the context gives the median rates of ``rates``."""
+    context = ", ".join(f"{k} {statistics.median(r[k]):,.0f}/s" for k in rates)
+    return Row(name, f"{median_ratio(r[a], r[b]):.2f}x", context)
+
+
+async def stream_rows(port: int, sz: Sizes) -> list[Row]:
+    """Typed records and ``.dicts()`` against both bare loops, and the SDK-style peer."""
+    base, n = carrierx_base(port, sz.records), sz.records
+    variants = {
+        "typed": ours(base, n),
+        "dicts": ours(base, n, "dicts"),
+        "limit": theirs(bare_typed, base, n, page_size=PAGE),
+        "orjson": theirs(bare_dicts, base, n, page_size=PAGE),
     }
-    why = pydantic_available()
-    if why is None:
-        variants["httpx+pydantic"] = pydantic
-    else:
-        print(f"  httpx+pydantic peer skipped: {why}", flush=True)
-    rates = await interleave(variants, sz.rounds)
-    medians = ", ".join(f"{k} {fmt_rate(v, 'rec')}" for k, v in rates.items())
-    print(f"  stream {n:,} records, page size 1000: {medians}", flush=True)
-    rows = [
-        Row("1a typed records / raw aiohttp+orjson", ratio(rates, "typed", "raw"), 0.85),
-        Row("1b .dicts() / raw aiohttp+orjson", ratio(rates, "dicts", "raw"), 0.95),
-        Row(
-            "1c typed records, prefetch=0 / raw aiohttp+orjson (info)",
-            ratio(rates, "typed p0", "raw"),
-            None,
-        ),
-        Row(
-            "1d .dicts(), prefetch=0 / raw aiohttp+orjson (info)",
-            ratio(rates, "dicts p0", "raw"),
-            None,
-        ),
+    skipped = missing("httpx", "pydantic")
+    if skipped is None:
+        variants["pydantic"] = theirs(pydantic_dids, base, n, page_size=PAGE)
+    r = await interleave(variants, sz.rounds, sz.collect)
+    peer = "peer: httpx + pydantic v2, generated-SDK style / its bare loop, the typed limit"
+    return [
+        ratio("typed records / the typed limit", r, "typed", "limit", "typed", "limit"),
+        ratio("typed records / aiohttp + orjson", r, "typed", "orjson", "orjson"),
+        ratio("`.dicts()` / aiohttp + orjson", r, "dicts", "orjson", "dicts"),
+        Row(peer, "skipped", skipped)
+        if skipped
+        else ratio(peer, r, "pydantic", "limit", "pydantic"),
     ]
-    if why is None:
-        rows += [
-            Row("2a typed / httpx+pydantic v2", ratio(rates, "typed", "httpx+pydantic"), 2.0),
-            Row("2b httpx+pydantic / raw (info)", ratio(rates, "httpx+pydantic", "raw"), None),
-        ]
-    return rows
 
 
-# --- 2c: twilio-python efficiency --------------------------------------------------------
+async def twilio_row(port: int, sz: Sizes) -> list[Row]:
+    """twilio-python against its own bare loop, and ours against ours in the same rounds."""
+    name = "peer: twilio-python `stream_async` / its bare loop, aiohttp + orjson"
+    if (skipped := missing("twilio")) is not None:
+        return [Row(name, "skipped", skipped)]
+    base, n = carrierx_base(port, sz.twilio), sz.twilio
+    variants = {
+        "twilio": theirs(twilio_numbers, port, n, limit=n, page_size=PAGE),
+        "bare": theirs(bare_twilio, port, n, limit=n, page_size=PAGE),
+        "typed": ours(base, n),
+        "orjson": theirs(bare_dicts, base, n, page_size=PAGE),
+    }
+    r = await interleave(variants, sz.rounds, sz.collect)
+    row = ratio(name, r, "twilio", "bare", "twilio")
+    ours_ = median_ratio(r["typed"], r["orjson"])
+    return [Row(name, row.measured, f"{row.context}; typed / aiohttp + orjson here {ours_:.2f}x")]
 
 
-async def bench_twilio(port: int, sz: Sizes) -> list[Row]:
-    why = twilio_available()
-    if why is not None:
-        print(f"  twilio skipped: {why}", flush=True)
-        return []
-    n = sz.twilio_records
-    base = carrierx_base(port, n)
+async def requests_row(port: int, sz: Sizes) -> list[Row]:
+    """Pages of 10. The walk re-reads 2 records a page, so it makes more requests."""
+    base = carrierx_base(port, sz.small_pages * 10)
+    variants = {
+        "client": ours(base, None, "pages", size=10),
+        "bare": theirs(bare_pages, base, sz.small_pages, page_size=10),
+    }
+    r = await interleave(variants, sz.rounds, sz.collect)
+    name = "requests/s, pages of 10 / aiohttp + orjson"
+    return [ratio(name, r, "client", "bare", "client", "bare")]
 
-    async def twilio() -> float:
-        client = twilio_client(port)
-        try:
-            t = time.perf_counter()
-            got = await count(twilio_stream(client, limit=n, page_size=1000))
-            rate = got / (time.perf_counter() - t)
-        finally:
-            await client.http_client.close()
-        assert got == n, got
-        return rate
 
-    async def twilio_raw() -> float:
-        async with aiohttp.ClientSession() as session:
-            t = time.perf_counter()
-            got = await count(raw_twilio(session, port, limit=n, page_size=1000))
-            return got / (time.perf_counter() - t)
+async def holds(items: AsyncIterator[Any], expected: int | None) -> list[float]:
+    """The CPU time between turns of a task beside ``items``: how long others wait."""
+    gaps: list[float] = []
 
-    async def typed() -> float:
-        async with Client(token=TOKEN, base_url=base) as client:
-            t = time.perf_counter()
-            got = await count(client.available_dids(page_size=1000))
-            return got / (time.perf_counter() - t)
+    async def tick() -> None:
+        last = time.thread_time()
+        while True:
+            await asyncio.sleep(0)
+            now = time.thread_time()
+            gaps.append(now - last)
+            last = now
 
-    async def raw() -> float:
-        async with aiohttp.ClientSession() as session:
-            t = time.perf_counter()
-            got = await count(raw_dicts(session, base, page_size=1000))
-            return got / (time.perf_counter() - t)
-
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
     try:
-        rates = await interleave(
-            {"twilio": twilio, "twilio-raw": twilio_raw, "typed": typed, "raw": raw}, sz.rounds
+        await rate(items, expected)
+    finally:
+        ticker.cancel()
+    return gaps
+
+
+def parse_time(body: bytes, repeat: int = 15) -> float:
+    """The median CPU time of ``orjson.loads`` of one page in a tight loop."""
+    times = []
+    for _ in range(repeat):
+        started = time.thread_time()
+        orjson.loads(body)
+        times.append(time.thread_time() - started)
+    return statistics.median(times)
+
+
+async def hold_row(port: int, sz: Sizes) -> list[Row]:
+    base, n = carrierx_base(port, sz.holds), sz.holds
+    variants = {
+        "ours": ours(base, n, measure=holds),
+        "bare": theirs(bare_dicts, base, n, page_size=PAGE, measure=holds),
+    }
+    r: dict[str, list[list[float]]] = await interleave(variants, sz.rounds, sz.collect)
+    parse = parse_time(page_body(0, PAGE, PAGE))
+    longest = {k: statistics.median(max(g) for g in v) for k, v in r.items()}
+    p99 = {k: percentile([x for g in v for x in g], 99) for k, v in r.items()}
+    return [
+        Row(
+            "event-loop hold streaming typed records, longest / p99, / one page's parse",
+            f"{longest['ours'] / parse:.2f}x / {p99['ours'] / parse:.2f}x",
+            f"{longest['ours'] * 1e3:.2f} / {p99['ours'] * 1e3:.2f} ms; orjson.loads of a page "
+            f"{parse * 1e3:.2f} ms; aiohttp + orjson loop {longest['bare'] * 1e3:.2f} / "
+            f"{p99['bare'] * 1e3:.2f} ms",
         )
-    except Exception as exc:  # a twilio release that cannot be pointed at loopback
-        print(f"  twilio skipped: {type(exc).__name__}: {exc}", flush=True)
-        return []
-    ours = ratio(rates, "typed", "raw")
-    theirs = ratio(rates, "twilio", "twilio-raw")
-    print(
-        f"  twilio {n:,} records: twilio-python {fmt_rate(rates['twilio'], 'rec')} "
-        f"(bare loop on its payload {fmt_rate(rates['twilio-raw'], 'rec')}); efficiency "
-        f"(rate / bare loop): twilio-python {theirs:.2f}, carrierx_async typed {ours:.2f}",
-        flush=True,
-    )
-    return [
-        Row("2c twilio-python efficiency: stream_async / bare aiohttp (info)", theirs, None),
-        Row("2d carrierx_async efficiency / twilio-python efficiency", ours / theirs, 1.0),
     ]
 
 
-# --- 3: prefetch ----------------------------------------------------------------------
-
-
-async def bench_prefetch(port: int, sz: Sizes) -> list[Row]:
-    page, delay = 100, 20
-    base = carrierx_base(port, sz.prefetch_pages * page, delay_ms=delay)
-
-    def runner(prefetch: int) -> Runner:
-        async def run() -> float:
-            async with Client(token=TOKEN, base_url=base) as client:
-                t = time.perf_counter()
-                pages = 0
-                stream = client.available_dids(page_size=page, prefetch=prefetch)
-                async for _ in stream.pages():
-                    pages += 1
-                    await asyncio.sleep(delay / 1000)  # the consumer's work on one page
-                return pages / (time.perf_counter() - t)
-
-        return run
-
-    rates = await interleave({"prefetch=1": runner(1), "prefetch=0": runner(0)}, sz.prefetch_rounds)
-    print(
-        "  prefetch (20 ms server latency, 20 ms consumer work per page): "
-        + ", ".join(f"{k} {fmt_rate(v, 'page')}" for k, v in rates.items()),
-        flush=True,
-    )
-    return [
-        Row("3 prefetch=1 speed-up over prefetch=0", ratio(rates, "prefetch=1", "prefetch=0"), 1.8)
-    ]
-
-
-# --- 4: memory --------------------------------------------------------------------------
-
-
-async def bench_memory(port: int, sz: Sizes) -> list[Row]:
-    async def peak(n: int) -> int:
-        async with Client(token=TOKEN, base_url=carrierx_base(port, n)) as client:
+async def memory_row(port: int, sz: Sizes) -> list[Row]:
+    async def peak(n: int) -> float:
+        async with Client(TOKEN, base_url=carrierx_base(port, n)) as client:
             gc.collect()
             tracemalloc.reset_peak()
             before = tracemalloc.get_traced_memory()[0]
-            got = await count(client.available_dids(page_size=1000))
-            assert got == n, got
+            await rate(client.available_dids(page_size=PAGE), n)
             return tracemalloc.get_traced_memory()[1] - before
 
-    await peak(sz.mem_small)  # warm-up: caches, converter, first connection
+    (few, many) = sz.memory
     tracemalloc.start()
     try:
-        t = time.perf_counter()
-        small = await peak(sz.mem_small)
-        large = await peak(sz.mem_large)
-        small = min(small, await peak(sz.mem_small))
-        elapsed = time.perf_counter() - t
+        await peak(few)  # warm-up: first connection, caches
+        small = min([await peak(few), await peak(few)])
+        large = await peak(many)
     finally:
         tracemalloc.stop()
-    print(
-        f"  memory peak: {sz.mem_small:,} records {small / 1e6:.1f} MB, "
-        f"{sz.mem_large:,} records {large / 1e6:.1f} MB ({elapsed:.0f} s under tracemalloc)",
-        flush=True,
-    )
-    return [
-        Row(
-            f"4 peak memory {sz.mem_large:,} / {sz.mem_small:,} records",
-            large / small,
-            1.2,
-            higher_is_better=False,
-        )
-    ]
-
-
-# --- 5: per-request overhead --------------------------------------------------------------
-
-
-async def bench_requests(port: int, sz: Sizes) -> list[Row]:
-    page = 10
-    base = carrierx_base(port, sz.request_pages * page)
-
-    async def raw() -> float:
-        async with aiohttp.ClientSession() as session:
-            t = time.perf_counter()
-            got = await count(raw_pages(session, base, page_size=page))
-            return got / (time.perf_counter() - t)
-
-    async def client() -> float:
-        async with Client(token=TOKEN, base_url=base) as c:
-            t = time.perf_counter()
-            got = await count(c.available_dids(page_size=page).pages())
-            return got / (time.perf_counter() - t)
-
-    rates = await interleave({"raw": raw, "client": client}, sz.rounds)
-    print(
-        f"  requests (limit {page}): "
-        + ", ".join(f"{k} {fmt_rate(v, 'req')}" for k, v in rates.items()),
-        flush=True,
-    )
-    return [Row("5 requests/s, limit=10 pages / raw aiohttp", ratio(rates, "client", "raw"), 0.85)]
-
-
-# --- decode path alone: before / after ----------------------------------------------------
-
-
-def bench_decode(sz: Sizes) -> list[Row]:
-    from carrierx_async import _convert
-
-    body = page_body(0, 1000, 1000)
-
-    def after() -> float:
-        t = time.perf_counter()
-        _convert.decode_page(body)
-        return 1000 / (time.perf_counter() - t)
-
-    def before() -> float:
-        t = time.perf_counter()
-        baseline.decode_page(body)
-        return 1000 / (time.perf_counter() - t)
-
-    def parse() -> float:
-        t = time.perf_counter()
-        orjson.loads(body)
-        return 1000 / (time.perf_counter() - t)
-
-    async def run() -> dict[str, list[float]]:
-        async def wrap(f: Callable[[], float]) -> float:
-            return f()
-
-        return await interleave(
-            {
-                "after": lambda: wrap(after),
-                "before": lambda: wrap(before),
-                "parse": lambda: wrap(parse),
-            },
-            sz.decode_rounds,
-        )
-
-    rates = asyncio.run(run())
-    per = {k: 1e6 / statistics.median(v) for k, v in rates.items()}
-    print(
-        f"  decode_page, 1000 records: before {per['before']:.2f} us/record, "
-        f"after {per['after']:.2f} us/record, orjson.loads alone {per['parse']:.2f} us/record",
-        flush=True,
-    )
-    return [
-        Row(
-            "decode_page speed-up over the previous decoder (info)",
-            ratio(rates, "after", "before"),
-            None,
-        )
-    ]
-
-
-# --- report ---------------------------------------------------------------------------------
+    context = f"{large / 1e6:.1f} vs {small / 1e6:.1f} MB (tracemalloc)"
+    return [Row(f"peak memory, {many:,} / {few:,} typed records", f"{large / small:.2f}x", context)]
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions = ", ".join(
-        f"{p} {importlib.metadata.version(p)}"
-        for p in ("aiohttp", "orjson", "cattrs", "attrs", "pydantic", "httpx")
-        if _installed(p)
-    )
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    cpu = platform.machine()
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    names = ("carrierx_async", "aiohttp", "orjson", "msgspec", "httpx", "pydantic", "twilio")
+    versions = []
+    for name in names:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"CPU: {cpu}, {os.cpu_count()} cores (load avg {load}); "
-        f"Python {platform.python_version()} ({platform.python_implementation()}); {versions}"
+        f"{when}; {cpu}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.2f}); "
+        f"Python {platform.python_version()}; {', '.join(versions)}"
     )
 
 
-def _installed(dist: str) -> bool:
-    try:
-        importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def table(rows: list[Row]) -> str:
-    lines = ["| benchmark | measured | target | result |", "|---|---:|---:|---|"]
-    for row in rows:
-        if row.target is None:
-            target = "-"
-        else:
-            sign = ">=" if row.higher_is_better else "<="
-            target = f"{sign} {row.target:.2f}"
-        lines.append(f"| {row.name} | {row.measured:.2f}{row.unit} | {target} | {row.verdict()} |")
-    return "\n".join(lines)
-
-
-def smoke_report(rows: list[Row], seconds: float) -> str:
-    """The --quick summary: which benchmarks ran, no figures and no verdicts."""
-    names = "\n".join(f"  ran: {row.name}" for row in rows)
-    return (
-        f"smoke run (--quick): all {len(rows)} benchmarks ran in {seconds:.0f} s.\n{names}\n"
-        "Tiny sizes measure nothing, so no figures or targets are shown; run "
-        "'python -m benchmarks' for the table."
-    )
-
-
-async def run_all(sz: Sizes, before: str | None) -> list[Row]:
+async def run_all(sz: Sizes) -> list[Row]:
     rows: list[Row] = []
-    server = Server()
-    with server as port:
-        for bench in (bench_stream, bench_twilio, bench_prefetch, bench_requests, bench_memory):
+    with server() as port:
+        for bench in (stream_rows, requests_row, hold_row, memory_row, twilio_row):
             rows += await bench(port, sz)
-        rows += await bench_stall(port, sz.stall_records, sz.rounds)
-        rows += tracked_per_record()
-        if before is None:  # row 7: the safety work's cost, in this tree
-            rows += await bench_safety(port, server.pid, sz.safety_records, sz.safety_rounds)
-        else:
-            rows += await bench_before(
-                port, server.pid, before, sz.safety_records, sz.safety_rounds
-            )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
-    parser.add_argument(
-        "--before",
-        metavar="REF",
-        help="row 7 compares this tree with carrierx_async as of this git commit, instead of "
-        "with a copy of this tree without the safety work",
-    )
-    args = parser.parse_args(argv)
-    sz = QUICK if args.quick else FULL
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, no figures (CI)")
+    quick = parser.parse_args(argv).quick
     started = time.perf_counter()
-    if args.quick:  # tiny sizes measure nothing: say only that every benchmark ran
-        progress = io.StringIO()  # the progress lines carry figures: keep only the notes
-        with contextlib.redirect_stdout(progress):
-            rows = bench_decode(sz)
-            rows += asyncio.run(run_all(sz, args.before))
-        for line in progress.getvalue().splitlines():
-            if "skipped" in line:
-                print(line)
-        print(smoke_report(rows, time.perf_counter() - started), flush=True)
-        return 0
-    print(machine(), flush=True)
-    rows = bench_decode(sz)
-    rows += asyncio.run(run_all(sz, args.before))
-    print()
+    header = "" if quick else machine()
+    rows = asyncio.run(run_all(QUICK if quick else FULL))
     seconds = time.perf_counter() - started
-    print(table(rows))
-    print(f"\n{machine()}")
-    print(f"mode: full; {seconds:.0f} s", flush=True)
+    if quick:
+        for row in rows:
+            skipped = row.measured == "skipped"
+            print(f"skipped: {row.name}\n  {row.context}" if skipped else f"ran: {row.name}")
+        print(f"smoke run: {len(rows)} rows in {seconds:.0f} s; tiny sizes, so no figures")
+        return 0
+    print(header)
+    print("\n| benchmark | measured | context |\n|---|---:|---|")
+    for row in rows:
+        print(f"| {row.name} | {row.measured} | {row.context} |")
+    print(f"\nfull run: {seconds:.0f} s", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

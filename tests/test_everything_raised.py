@@ -139,18 +139,33 @@ def test_the_defaults_are_what_the_readme_says():
 
 async def test_the_default_prefetch_asks_for_exactly_one_page_ahead(serve):
     hits = []
+    served = {15: asyncio.Event(), 30: asyncio.Event()}  # page 2 answered; a page 3 asked
 
     async def handler(request):
         offset = int(request.query["offset"])
         hits.append(offset)
+        if offset == 30:
+            served[30].set()
         items = records(offset, offset + 20)
-        return web.json_response({"items": items, "has_more": True, "offset": offset})
+        response = web.json_response({"items": items, "has_more": True, "offset": offset})
+        await response.prepare(request)
+        await response.write_eof()
+        if offset == 15:
+            served[15].set()
+        return response
 
     base_url = await serve(handler)
     async with Client(TOKEN, base_url=base_url) as c, c.available_dids(page_size=20) as s:
         await anext(s)  # page 1 handed over; the loop body is "slow" from here on
-        await asyncio.sleep(0.3)
-        assert hits == [0, 15]  # the next page is fetched, and no more
+        async with asyncio.timeout(5):
+            await served[15].wait()  # the next page is fetched...
+        # ...and no more: a third request would follow page 2 at once. An absence needs a
+        # window to look in; it synchronises nothing (the passing run does not depend on it).
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(served[30].wait(), 0.2)
+        assert hits == [0, 15]
+        await anext(s)  # the consumer moves on within page 1: still no new request
+        assert hits == [0, 15]
 
 
 @pytest.mark.parametrize(

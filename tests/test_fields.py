@@ -123,11 +123,49 @@ def test_mypy_accepts_the_readme_examples(mypy_report):
     assert "user_good.py" not in mypy_report, mypy_report
 
 
-def test_the_readme_examples_also_build_at_run_time():
+# The wire text each README example must send, written by hand from the API reference's
+# filter grammar (field, operator, value; quotes only around a value with a space).
+WIRE = {
+    'F.state == "NY"': "state eq NY",
+    'F.locality == "NEW YORK"': 'locality eq "NEW YORK"',
+    'F.price <= Decimal("1.00")': "price le 1.00",
+    'F.state != "NY"': "state ne NY",
+    "F.price < 1": "price lt 1",
+    "F.price > 1": "price gt 1",
+    "F.price >= 1": "price ge 1",
+    'F.state < "NY"': "state lt NY",
+    'F.phonenumber > "15160000000"': "phonenumber gt 15160000000",
+    'F.phonenumber.like("1516%")': "phonenumber like 1516%",
+    'F.locality.like("SALT_LAKE%")': "locality like SALT_LAKE%",
+    "F.capabilities.bit(Capability.VOICE | Capability.SMS_OUT)": "capabilities bit 6",
+    "F.capabilities >= 7": "capabilities ge 7",
+    "F.npa == 516": "npa eq 516",
+    "F.npa > 500": "npa gt 500",
+    "F.npa_nxx == 516555": "npa_nxx eq 516555",
+    'F.attributes["tier"] == "gold"': "attributes.tier eq gold",
+    "Filter.nearby(npa=516)": "phonenumber nearby npa:516",
+    'Filter.nearby(zip="10025")': "phonenumber nearby zip:10025",
+    "Filter.nearby(latlng=(40.8019, -73.9681))": "phonenumber nearby latlng:40.8019,-73.9681",
+    '(F.state == "NY") & (F.price < 2)': "state eq NY and price lt 2",
+    "Filter.raw(\"price ilike '1%'\") & (F.npa == 516)": "price ilike '1%' and npa eq 516",
+}
+
+
+def test_the_readme_examples_render_the_wire_text_it_shows():
     from carrierx_async import Capability, Filter  # noqa: F401  (names the table uses)
 
-    for expr in readme_filter_expressions():
-        assert eval(expr) is not None
+    assert readme_filter_expressions() == list(WIRE)
+    for expr, wire in WIRE.items():
+        rendered = eval(expr)
+        assert isinstance(rendered, Filter), expr
+        assert str(rendered) == wire, expr
+    readme_wire = [
+        text
+        for line in readme_filters_section().splitlines()
+        if line.startswith("| `")
+        for text in re.findall(r"`([^`]+)`", line.split(" | ")[1])
+    ]
+    assert readme_wire == list(WIRE.values())
 
 
 RUNTIME = [

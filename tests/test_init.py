@@ -1,5 +1,7 @@
 """The public namespace is exactly what __all__ says, and nothing leaks from private modules."""
 
+import importlib.metadata
+
 import carrierx_async
 
 EXPECTED = [
@@ -46,9 +48,24 @@ def test_all_is_pinned_and_sorted():
     assert sorted(EXPECTED) == EXPECTED
 
 
-def test_every_exported_name_exists():
-    for name in carrierx_async.__all__:
-        assert getattr(carrierx_async, name) is not None
+# The constants, from the API reference (/work/shared/carrierx-api.md: base URL, limit).
+CONSTANTS = {"DEFAULT_BASE_URL": "https://api.carrierx.com/core/v2", "MAX_PAGE_SIZE": 1000}
+
+
+def test_every_exported_name_is_the_object_it_names():
+    """A class or function is exported under its own name; errors are CarrierXErrors."""
+    named = [n for n in EXPECTED if n not in {*CONSTANTS, "EXTERNAL_FILTERS", "F", "__version__"}]
+    for name in named:
+        assert getattr(carrierx_async, name).__name__ == name
+    errors = [n for n in named if n.endswith("Error")]
+    assert len(errors) == 18
+    for name in errors:
+        assert issubclass(getattr(carrierx_async, name), carrierx_async.CarrierXError), name
+    for name, value in CONSTANTS.items():
+        assert getattr(carrierx_async, name) == value
+    assert type(carrierx_async.F).__name__ == "FieldNamespace"
+    assert str(carrierx_async.F.state == "NY") == "state eq NY"
+    assert importlib.metadata.version("carrierx_async") == carrierx_async.__version__
 
 
 def test_nothing_public_outside_all():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from carrierx_async import Capability, Client, F, ServerError
+from carrierx_async import AuthenticationError, Capability, Client, F, ServerError
 from carrierx_async.pytest_plugin import OPTION_NAMES, CarrierXFake, _carrierx_fake_factory
 from carrierx_async.testing import FakeCarrierX, Status, did_record
 
@@ -272,8 +272,11 @@ async def test_factory_closes_everything_it_started():
 async def test_make_client_token_and_base_url_can_be_overridden(carrierx_fake):
     other = carrierx_fake.make_client(token="wrong", base_url=carrierx_fake.base_url + "/")
     assert isinstance(other, Client)
-    with pytest.raises(Exception, match="401"):
+    with pytest.raises(AuthenticationError) as info:  # the fake refuses the other token
         await anext(other.available_dids())
+    assert info.value.status == 401
+    assert info.value.message == "authentication required"
+    assert [r.authorized for r in carrierx_fake.server.requests] == [False]  # not retried
 
 
 def test_option_names_match_fake_carrierx():

@@ -100,6 +100,26 @@ def test_error_body_not_json_keeps_excerpt():
     assert "Bad gateway" in err.message and err.errors == []
 
 
+# An error status without a message of its own (an empty or blank body, as a proxy or a
+# bare 404 route sends) takes the reason phrase, lowercased (RFC 9110 section 15).
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (404, b"", "not found"),
+        (404, b" \r\n\t", "not found"),
+        (401, b"", "unauthorized"),
+        (403, b"", "forbidden"),
+        (429, b"", "too many requests"),
+        (500, b"", "error"),
+    ],
+)
+def test_a_bodiless_error_says_its_reason(status, body, reason):
+    err = error_from_response(status, {}, body)
+    assert err.message == reason
+    assert str(err) == f"HTTP {status}: {reason}"
+    assert err.status == status and err.errors == []
+
+
 def test_redirect_is_an_error_not_followed():
     err = error_from_response(302, {"Location": "https://evil.example/"}, b"")
     assert "not followed" in str(err) and "evil.example" in str(err)
