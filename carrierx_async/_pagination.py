@@ -44,7 +44,9 @@ PaginationError. Records present throughout arrive exactly once, in order.
 from __future__ import annotations
 
 import json
-from itertools import count
+from collections.abc import Iterator
+from fractions import Fraction
+from itertools import count, repeat
 from operator import itemgetter
 from typing import Any, Final
 
@@ -65,6 +67,8 @@ STALL_PAGES: Final = 4
 STEP_BACK: Final = 2
 #: The walk remembers identities for this many pages (and forgets at twice as many).
 _MEMORY: Final = 3
+#: A record's place in the list as the walk knows it (a Fraction between two others).
+Place = int | Fraction
 #: Page fingerprints remembered to notice a server that repeats itself (flat memory).
 _FINGERPRINTS: Final = 4096
 
@@ -128,8 +132,13 @@ class Paginator:
         self.done = False
         #: Messages about slips that could not be healed, for the shell to log and clear.
         self.warnings: list[str] = []
-        self._seen: dict[int, int] = {}  # hash of an identity -> its stamp (when last seen)
-        self._stamp = 0  # the next stamp
+        # The walk's memory: hash of an identity -> its place in the list as the walk
+        # knows it (0, 1, 2, ... as yielded; between two places for records added there).
+        self._seen: dict[int, Place] = {}
+        self._end = 0  # the place after the last one taken
+        self._reached: Place = 0  # the cursor's place after the last page
+        self._met: dict[int, int] = {}  # hash of an identity -> the page it was last met in
+        self._pages = 0  # pages read so far
         self._overlap = 0  # records of the previous page the next request re-reads
         self._stepping_back = False  # the next request steps back to find the cursor
         self._reread_end = 0  # pages below this offset are re-read on purpose (a step back)
@@ -219,90 +228,111 @@ class Paginator:
             self._after = after
         return items
 
-    def _accept_offset(self, items: list[Any], at: int, has_more: bool) -> list[Any]:
+    def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
         ids = list(map(hash, _ids(items)))
+        new = self._new_records(items, ids, request_offset)
+        if not self._stepping_back:  # (a page set aside neither stalls nor ends a stall)
+            self._check_repeat(hash(tuple(ids)), request_offset, has_more, counts=not new)
+        return new
+
+    def _new_records(self, items: list[Any], ids: list[int], at: int) -> list[Any]:
         stepped_back, self._stepping_back = self._stepping_back, False
-        self._check_repeat(hash(tuple(ids)), at, has_more)
         seen, overlap = self._seen, self._overlap
-        stamps = count(self._stamp)
         # Fast path: the page starts with the re-read overlap and nothing after it is known.
         lead = 0
         while lead < len(ids) and ids[lead] in seen:
             lead += 1
         rest = ids[lead:]
-        if (
-            (not lead or seen[ids[lead - 1]] == max(map(seen.__getitem__, ids[:lead])))
-            and (lead or not seen)
-            and seen.keys().isdisjoint(rest)
+        # (the last of them is the record yielded last: its place is the last one)
+        if (not seen or (lead and seen[ids[lead - 1]] >= self._end - 1)) and seen.keys().isdisjoint(
+            rest
         ):
             size = len(seen)
-            seen.update(zip(ids, stamps))
+            seen.update(zip(rest, count(self._end)))
             if len(seen) - size == len(rest):  # no record twice in the page
-                self._stamp = next(stamps)
-                self._count(at, lead - 1, stepped_back, dropped=0)
-                self._forget()
+                self._end += len(rest)
+                self._met.update(zip(ids, repeat(self._pages)))
+                self._found(at, lead - 1, seen[ids[-1]] if ids else -1, stepped_back, 0)
                 return items[lead:] if lead else items
             for i in rest:  # undo; the general way below drops the repeats
                 seen.pop(i, None)
-        # The general way: find the cursor, the record of the page the walk saw last.
-        ranks = [seen.get(i, -1) for i in ids]
-        last = max(ranks, default=-1)
+        # The general way: the cursor is the known record the walk yielded last.
+        orders = [seen.get(i, -1) for i in ids]
+        last = max(orders, default=-1)
         if last < 0 and seen:  # nothing known: the records moved past the overlap
             if not stepped_back and at > 0 and overlap:
                 self._stepping_back = True  # set this page aside and step back
                 self._reread_end = at + len(items)
                 return []
-            self.stats.possible_gaps += 1
-            self.warnings.append(
-                f"the inventory changed too much between two requests at offset {at}: "
-                "records may be missing or repeated"
+            self._gap(
+                f"the inventory changed too much between two requests at offset {at}"
                 if overlap or stepped_back
                 else f"a request after a page of one record re-reads nothing (offset {at}): "
-                "the walk cannot check that boundary, records may be missing or repeated"
+                "the walk cannot check that boundary"
             )
-        cursor = ranks.index(last) if last >= 0 else -1
-        new, fresh = [], set()
-        for item, i, rank in zip(items[cursor + 1 :], ids[cursor + 1 :], ranks[cursor + 1 :]):
-            if rank < 0 and i not in fresh:
-                fresh.add(i)
-                new.append(item)
-        self._count(at, cursor, stepped_back, dropped=len(ids) - cursor - 1 - len(new))
-        seen.update(zip(ids, stamps))
-        self._stamp = next(stamps)
-        self._forget()
-        return new
+        cursor = orders.index(last) if last >= 0 else -1
+        fresh: dict[int, Any] = {}  # after the cursor, unknown: new (once each)
+        after = cursor + 1
+        for item, i, order in zip(items[after:], ids[after:], orders[after:], strict=True):
+            if order < 0 and i not in fresh:
+                fresh[i] = item
+        seen.update(zip(fresh, self._places(last, len(fresh)), strict=True))
+        self._met.update((i, self._pages) for i in ids if i in seen)
+        reached = seen[next(reversed(fresh))] if fresh else last
+        self._found(at, cursor, reached, stepped_back, len(ids) - cursor - 1 - len(fresh))
+        return list(fresh.values())
 
-    def _count(self, at: int, cursor: int, stepped_back: bool, *, dropped: int) -> None:
-        """Count a healed boundary and the duplicates a page held (none for a re-read)."""
-        if self._seen and cursor >= 0 and (stepped_back or cursor != self._overlap - 1):
+    def _places(self, cursor: Place, n: int) -> Iterator[Place]:
+        """Places for ``n`` new records right after the cursor: at the end, or (the walk
+        fell behind records it yielded, numbers were added before them) in between."""
+        if cursor < 0 or cursor >= self._end - 1:
+            start, self._end = self._end, self._end + n
+            return iter(range(start, start + n))
+        after = min((x for x in self._seen.values() if x > cursor), default=self._end)
+        step = Fraction(after - cursor, n + 1)  # exact, however often the walk falls behind
+        return iter([cursor + step * (k + 1) for k in range(n)])
+
+    def _found(
+        self, at: int, cursor: int, reached: Place, stepped_back: bool, dropped: int
+    ) -> None:
+        """Count a healed boundary and the duplicates a page held (none for a re-read), and
+        forget (now and then) what lies more than ``_MEMORY`` pages behind the cursor."""
+        if cursor >= 0 and (stepped_back or cursor != self._overlap - 1):
             self.stats.windows_healed += 1
         if at >= self._reread_end:
             self.stats.duplicates_dropped += dropped + max(0, cursor + 1 - self._overlap)
-
-    def _forget(self) -> None:
-        """Forget identities last seen more than ``_MEMORY`` pages ago (now and then)."""
+        if reached >= 0:
+            self._reached = reached
+        reached = self._reached
+        self._pages += 1
         if len(self._seen) > 2 * _MEMORY * self.query.page_size:
-            oldest = self._stamp - _MEMORY * self.query.page_size
-            self._seen = {i: s for i, s in self._seen.items() if s >= oldest}
+            met, old = self._met, self._pages - _MEMORY
+            self._seen = {i: x for i, x in self._seen.items() if x >= reached or met[i] >= old}
+            if len(self._seen) > 4 * _MEMORY * self.query.page_size:  # too many ahead: give up
+                self._seen = {i: x for i, x in self._seen.items() if met[i] >= old}
+                self._gap(f"the walk lost track of records it yielded ahead of offset {at}")
+            self._met = {i: met[i] for i in self._seen}
+
+    def _gap(self, why: str) -> None:
+        self.stats.possible_gaps += 1
+        self.warnings.append(f"{why}: records may be missing or repeated")
 
     def _check_repeat(
-        self, fingerprint: int, at: int, has_more: bool, *, counts: bool = True
+        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool = True
     ) -> None:
-        """Raise once ``STALL_PAGES`` pages in a row were pages the server had sent before
-        (a possible gap first: the walk is incomplete). A page that does not ``counts``
-        neither adds to the run nor ends it."""
+        """Raise once ``STALL_PAGES`` pages in a row brought nothing new (``counts``) or
+        were pages the server had sent before (a possible gap first: the walk is
+        incomplete)."""
         repeated = fingerprint in self._fingerprints
         self._fingerprints[fingerprint] = None
         if len(self._fingerprints) > _FINGERPRINTS:
             del self._fingerprints[next(iter(self._fingerprints))]
-        if not counts:
-            return
-        self._stalled = self._stalled + 1 if repeated else 0
+        self._stalled = self._stalled + 1 if repeated or counts else 0
         if has_more and self._stalled >= STALL_PAGES:
             self.stats.possible_gaps += 1
             raise PaginationError(
-                f"the server sent pages it had already sent {self._stalled} times in a row "
-                f"(last at offset {at}): it is not advancing; numbers added before the "
-                "cursor as fast as the walk moves look the same: pagination='keyset' "
-                "follows those"
+                f"{self._stalled} pages in a row held nothing new or had been sent before "
+                f"(last at offset {request_offset}): the server is not advancing; numbers "
+                "added before the cursor as fast as the walk moves look the same: "
+                "pagination='keyset' follows those"
             )

@@ -148,7 +148,7 @@ def test_paginator_stuck_server_raises_after_several_pages():
     for _ in range(STALL_PAGES - 1):  # one page of known records is not enough
         new, _ = p.accept(envelope("abcd", has_more=True, offset=p.offset))
         assert new == []
-    with pytest.raises(PaginationError, match=r"already sent 4 times in a row.*not advancing"):
+    with pytest.raises(PaginationError, match=r"4 pages in a row.*not advancing"):
         p.accept(envelope("abcd", has_more=True, offset=p.offset))
 
 
@@ -340,8 +340,10 @@ def test_a_place_stepped_back_to_again_and_again_stays_known():
         served_end = offset + len(page["items"])
         got += [i["did_sid"] for i in p.accept(page)[0]]
     assert len(got) == len(set(got)) > 20 * 2  # far more than the window holds
-    assert p.stats.possible_gaps == 0 and p.stats.duplicates_dropped == 0
-    assert len(p._seen) <= 6 * 8  # still bounded
+    # The rented records it yielded stay "ahead" of a cursor that keeps falling back: past
+    # twelve pages of them the walk forgets the oldest and says so, rather than grow.
+    assert p.stats.possible_gaps == 1 and p.stats.duplicates_dropped == 0
+    assert len(p._seen) <= 12 * 8  # still bounded
 
 
 def test_records_with_neither_identity_are_told_apart_by_content():
@@ -358,10 +360,10 @@ def test_records_with_neither_identity_are_told_apart_by_content():
 def test_a_server_cycling_two_pages_raises_and_is_incomplete():
     p = Paginator(build_query(page_size=2))
     pages = [[{"state": "NY"}, {"state": "CA"}], [{"state": "TX"}, {"state": "NY"}]]
-    with pytest.raises(PaginationError, match="4 times in a row"):
+    with pytest.raises(PaginationError, match="4 pages in a row"):
         for n in range(2 + STALL_PAGES):
             p.accept({"items": pages[n % 2], "has_more": True, "offset": p.offset})
-    assert n == 1 + STALL_PAGES and not p.stats.complete
+    assert n == STALL_PAGES and not p.stats.complete
 
 
 def test_a_record_without_a_did_sid_is_told_apart_by_phonenumber_and_read_once():
