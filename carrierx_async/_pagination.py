@@ -231,8 +231,10 @@ class Paginator:
     def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
         ids = list(map(hash, _ids(items)))
         new = self._new_records(items, ids, request_offset)
-        if not self._stepping_back:  # (a page set aside neither stalls nor ends a stall)
-            self._check_repeat(hash(tuple(ids)), request_offset, has_more, counts=not new)
+        aside = self._stepping_back  # (a page set aside neither stalls nor ends a stall)
+        self._check_repeat(
+            hash(tuple(ids)), request_offset, has_more, counts=None if aside else not new
+        )
         return new
 
     def _new_records(self, items: list[Any], ids: list[int], at: int) -> list[Any]:
@@ -318,16 +320,19 @@ class Paginator:
         self.warnings.append(f"{why}: records may be missing or repeated")
 
     def _check_repeat(
-        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool = True
+        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool | None = True
     ) -> None:
         """Raise once ``STALL_PAGES`` pages in a row brought nothing new (``counts``) or
         were pages the server had sent before (a possible gap first: the walk is
-        incomplete)."""
+        incomplete). ``counts=None``: a page set aside, which only counts if repeated."""
         repeated = fingerprint in self._fingerprints
         self._fingerprints[fingerprint] = None
         if len(self._fingerprints) > _FINGERPRINTS:
             del self._fingerprints[next(iter(self._fingerprints))]
-        self._stalled = self._stalled + 1 if repeated or counts else 0
+        if repeated or counts:
+            self._stalled += 1
+        elif counts is not None:
+            self._stalled = 0
         if has_more and self._stalled >= STALL_PAGES:
             self.stats.possible_gaps += 1
             raise PaginationError(

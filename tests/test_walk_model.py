@@ -136,3 +136,31 @@ def test_the_invariant_holds_over_thousands_of_seeded_cases():
     assert any(s.windows_healed for s in ran)
     assert any(s.possible_gaps for s in ran)
     assert sum(s.complete for s in ran) > len(ran) // 2
+
+
+class SkipsTheStepBack(Paginator):
+    """Broken on purpose: a page holding nothing known is taken as is, silently."""
+
+    def accept(self, data, **kw):
+        self._stepping_back = True  # "already stepped back": never sets a page aside
+        self._gap = lambda why: None  # ... and never says so
+        return super().accept(data, **kw)
+
+
+class AppendsEverything(Paginator):
+    """Broken on purpose: new records always go to the end, even when the walk fell behind."""
+
+    def _places(self, cursor, n):
+        start, self._end = self._end, self._end + n
+        return iter(range(start, start + n))
+
+
+@pytest.mark.parametrize("broken", [SkipsTheStepBack, AppendsEverything])
+def test_a_broken_walk_fails_the_model(broken):
+    failed = 0
+    for case in sizes_weighted(600):
+        try:
+            run(*case, walker=broken)
+        except AssertionError:
+            failed += 1
+    assert failed > 0
