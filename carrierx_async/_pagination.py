@@ -11,8 +11,8 @@ and added while a stream walks it, which shifts every later record's offset. So:
   ``include_fields``/``exclude_fields`` left it out).
 * The walk remembers when it last saw each identity (a stamp) for about the last three
   pages: one mapping, identity -> stamp (kept as hashes: strings would pin parsed pages).
-* Each request after the first re-reads the last ``OVERLAP`` records of the page before (at
-  most a quarter of a page). The *cursor* is the record in a page that the walk saw last.
+* Each request after the first re-reads the last ``OVERLAP`` records of the page before,
+  twice as many after each slip (at most a quarter of a page). The *cursor* is the record in a page that the walk saw last.
   Records before it are behind the walk (re-read, or added in front) and are not yielded;
   records after it that the walk does not know are new and are yielded; known ones after
   it are duplicates and are dropped. Every record of a page is then re-stamped, so a place
@@ -140,6 +140,7 @@ class Paginator:
         self._met: dict[int, int] = {}  # hash of an identity -> the page it was last met in
         self._pages = 0  # pages read so far
         self._overlap = 0  # records of the previous page the next request re-reads
+        self._reread = OVERLAP  # the overlap to ask for (doubled at each slip)
         self._stepping_back = False  # the next request steps back to find the cursor
         self._reread_end = 0  # pages below this offset are re-read on purpose (a step back)
         self._stalled = 0
@@ -200,7 +201,7 @@ class Paginator:
         ):
             self.done = True
         elif not self.query.keyset:
-            self._overlap = min(OVERLAP, max(1, self.query.page_size // 4), len(items) - 1)
+            self._overlap = min(self._reread, max(1, self.query.page_size // 4), len(items) - 1)
             self.offset = at + len(items) - self._overlap
         return new, page
 
@@ -263,7 +264,8 @@ class Paginator:
         last = max(orders, default=-1)
         if last < 0 and seen:  # nothing known: the records moved past the overlap
             if not stepped_back and at > 0 and overlap:
-                self._stepping_back = True  # set this page aside and step back
+                self._stepping_back = True  # set this page aside and step back, and
+                self._reread *= 2  # re-read more from now on: the churn is faster
                 self._reread_end = at + len(items)
                 return []
             self._gap(
