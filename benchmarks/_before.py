@@ -98,7 +98,7 @@ def _previous_page_only(ids_of: Callable[[list[Any], str], list[Any]]) -> Callab
     rest. No window, no cursor, no step back. ``ids_of`` is the copy's own ``_ids``."""
 
     def _accept_offset(self: Any, items: list[Any], request_offset: int, has_more: bool) -> Any:
-        ids = ids_of(items, self._key)
+        ids = ids_of(items, "did_sid")  # (the walk always asks for did_sid)
         seen = self._previous
         lead = 0
         while lead < len(ids) and ids[lead] is not None and ids[lead] in seen:
