@@ -12,7 +12,8 @@ and added while a stream walks it, which shifts every later record's offset. So:
 * The walk remembers when it last saw each identity (a stamp) for about the last three
   pages: one mapping, identity -> stamp (kept as hashes: strings would pin parsed pages).
 * Each request after the first re-reads the last ``OVERLAP`` records of the page before,
-  twice as many after each slip (at most a quarter of a page). The *cursor* is the record in a page that the walk saw last.
+  twice as many after each slip (at most a quarter of a page). The *cursor* is the record
+  in a page that the walk saw last.
   Records before it are behind the walk (re-read, or added in front) and are not yielded;
   records after it that the walk does not know are new and are yielded; known ones after
   it are duplicates and are dropped. Every record of a page is then re-stamped, so a place
@@ -46,7 +47,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from fractions import Fraction
-from itertools import count, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, Final
 
@@ -135,9 +136,10 @@ class Paginator:
         # The walk's memory: hash of an identity -> its place in the list as the walk
         # knows it (0, 1, 2, ... as yielded; between two places for records added there).
         self._seen: dict[int, Place] = {}
-        self._end = 0  # the place after the last one taken
+        self._end: int = 0  # the place after the last one taken
+        self._squeezed = False  # some places lie between others (a Fraction)
         self._reached: Place = 0  # the cursor's place after the last page
-        self._met: dict[int, int] = {}  # hash of an identity -> the page it was last met in
+        self._met: dict[int, int] = {}  # hash of a known record met again -> that page
         self._pages = 0  # pages read so far
         self._overlap = 0  # records of the previous page the next request re-reads
         self._reread = OVERLAP  # the overlap to ask for (doubled at each slip)
@@ -247,14 +249,13 @@ class Paginator:
             lead += 1
         rest = ids[lead:]
         # (the last of them is the record yielded last: its place is the last one)
-        if (not seen or (lead and seen[ids[lead - 1]] >= self._end - 1)) and seen.keys().isdisjoint(
-            rest
-        ):
+        follows = not seen or (lead and seen[ids[lead - 1]] >= self._end - 1)
+        if follows and seen.keys().isdisjoint(rest):
             size = len(seen)
-            seen.update(zip(rest, count(self._end)))
+            seen.update(zip(rest, range(self._end, self._end + len(rest)), strict=True))
             if len(seen) - size == len(rest):  # no record twice in the page
                 self._end += len(rest)
-                self._met.update(zip(ids, repeat(self._pages)))
+                self._met.update(zip(ids[:lead], repeat(self._pages)))
                 self._found(at, lead - 1, seen[ids[-1]] if ids else -1, stepped_back, 0)
                 return items[lead:] if lead else items
             for i in rest:  # undo; the general way below drops the repeats
@@ -281,7 +282,7 @@ class Paginator:
             if order < 0 and i not in fresh:
                 fresh[i] = item
         seen.update(zip(fresh, self._places(last, len(fresh)), strict=True))
-        self._met.update((i, self._pages) for i in ids if i in seen)
+        self._met.update((i, self._pages) for i, x in zip(ids, orders, strict=True) if x >= 0)
         reached = seen[next(reversed(fresh))] if fresh else last
         self._found(at, cursor, reached, stepped_back, len(ids) - cursor - 1 - len(fresh))
         return list(fresh.values())
@@ -293,6 +294,7 @@ class Paginator:
             start, self._end = self._end, self._end + n
             return iter(range(start, start + n))
         after = min((x for x in self._seen.values() if x > cursor), default=self._end)
+        self._squeezed = True
         step = Fraction(after - cursor, n + 1)  # exact, however often the walk falls behind
         return iter([cursor + step * (k + 1) for k in range(n)])
 
@@ -309,13 +311,25 @@ class Paginator:
             self._reached = reached
         reached = self._reached
         self._pages += 1
-        if len(self._seen) > 2 * _MEMORY * self.query.page_size:
-            met, old = self._met, self._pages - _MEMORY
-            self._seen = {i: x for i, x in self._seen.items() if x >= reached or met[i] >= old}
-            if len(self._seen) > 4 * _MEMORY * self.query.page_size:  # too many ahead: give up
-                self._seen = {i: x for i, x in self._seen.items() if met[i] >= old}
+        pages = _MEMORY * self.query.page_size
+        if len(self._seen) > 4 * pages:
+            if self._squeezed:  # places between places: count in records again
+                self._renumber()
+                reached = self._reached
+            old, near = self._pages - _MEMORY, reached - pages
+            met = self._met = {i: n for i, n in self._met.items() if n >= old}
+            self._seen = {i: x for i, x in self._seen.items() if x >= near or i in met}
+            if len(self._seen) > 3 * pages:  # too many kept ahead of the cursor: give up
+                self._seen = {i: x for i, x in self._seen.items() if x <= reached or i in met}
                 self._gap(f"the walk lost track of records it yielded ahead of offset {at}")
-            self._met = {i: met[i] for i in self._seen}
+
+    def _renumber(self) -> None:
+        """Places 0, 1, 2, ... in the same order (the cursor's place follows)."""
+        ranked = sorted(self._seen, key=self._seen.__getitem__)
+        self._reached = sum(1 for x in self._seen.values() if x <= self._reached) - 1
+        self._seen = {i: n for n, i in enumerate(ranked)}
+        self._end = len(ranked)
+        self._squeezed = False
 
     def _gap(self, why: str) -> None:
         self.stats.possible_gaps += 1

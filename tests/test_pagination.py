@@ -224,7 +224,7 @@ def test_memory_stays_flat_over_a_long_walk():
         ids = [f"r{i:06}" for i in range(offset, offset + limit)]
         n += len(p.accept(envelope(ids, has_more=True, offset=offset))[0])
     assert n == 20_000 * 3 + 1
-    assert len(p._seen) <= 6 * 4
+    assert len(p._seen) <= 4 * 3 * 4  # at most twelve pages
     assert len(p._fingerprints) <= 4096
 
 
