@@ -9,15 +9,18 @@ and added while a stream walks it, which shifts every later record's offset. So:
 * Each record has an identity: its ``did_sid``, else its ``phonenumber``, else its whole
   content. The walk always asks for ``did_sid`` (and drops it from what it yields when
   ``include_fields``/``exclude_fields`` left it out).
-* The walk remembers when it last saw each identity (a stamp) for about the last three
-  pages: one mapping, identity -> stamp (kept as hashes: strings would pin parsed pages).
+* The walk remembers each record it yielded by its *place*: 0, 1, 2 ... in yield order
+  (list order), or a place between two others when numbers turn up between records it
+  yielded (a Fraction). One mapping, hash of identity -> place (hashes: kept strings would
+  pin parsed pages). It forgets records more than ``_MEMORY`` pages behind the cursor that
+  it has not met again lately; records *ahead* of the cursor (yielded, then pushed further
+  on by additions, or rented) are kept, up to nine pages' worth; past that it forgets
+  them and counts a possible gap.
 * Each request after the first re-reads the last ``OVERLAP`` records of the page before,
-  twice as many after each slip (at most a quarter of a page). The *cursor* is the record
-  in a page that the walk saw last.
-  Records before it are behind the walk (re-read, or added in front) and are not yielded;
-  records after it that the walk does not know are new and are yielded; known ones after
-  it are duplicates and are dropped. Every record of a page is then re-stamped, so a place
-  the walk keeps returning to stays known.
+  twice as many after each slip (at most a quarter of a page). The *cursor* is the known
+  record of a page with the highest place. Records before it are behind the walk
+  (re-read, or added in front) and are not yielded; records after it that the walk does
+  not know are new and are yielded; known ones after it are duplicates and are dropped.
 * A page holding nothing the walk knows means more was rented behind the cursor than the
   overlap: the walk sets the page aside once and steps back ``STEP_BACK`` pages to find its
   place again. If that page holds nothing known either, records may be missing or repeated:

@@ -126,12 +126,12 @@ def cases(n):
 
 def sizes_weighted(n):
     """Thousands of cases, fewer of the big (slow) pages."""
-    return [c for c in cases(n) if c[1] < 1000 or c[0] % 4 == 0]
+    return [c for c in cases(n) if c[1] < 1000 or c[0] % 8 == 0]
 
 
 def test_the_invariant_holds_over_thousands_of_seeded_cases():
     ran = [run(*case) for case in sizes_weighted(3000)]
-    assert len(ran) > 2000
+    assert len(ran) > 2000  # (about 2,300)
     # The model reaches every kind of outcome, or it checks less than it seems to.
     assert any(s.windows_healed for s in ran)
     assert any(s.possible_gaps for s in ran)
