@@ -1,51 +1,56 @@
 """The pagination walk: which request comes next, and which records of a page are new.
 
 Pure next-page arithmetic: the shell hands in each page's JSON, the walk answers with the
-records to yield and the next ``(offset, limit, after)``. Inventory is live (numbers are
-rented and added while a stream walks it), so the walk never trusts offsets blindly:
+records to yield and the next ``(offset, limit, after)``.
 
-Offset mode (the default; API reference 5.1, 5.3):
+Offset mode (the default; API reference 5.1, 5.3). Inventory is live: numbers are rented
+and added while a stream walks it, which shifts every later record's offset. So:
 
-* Each request after the first re-reads an overlap of the previous page (``OVERLAP``, at
-  most a quarter of a page but at least one record, unless the page had only one) and the
-  walk keeps the identities (``did_sid``, else ``phonenumber``) of the last records it
-  yielded, two to five pages' worth, as 64-bit hashes (``_window_keys``: kept strings
-  slowed every later page's parse 3-5%; a collision drops a new record, < 1 in 10^15).
-* The cursor is the most recently yielded record found in a page: what comes before it is
-  behind the cursor (re-read, or numbers added in front) and is not yielded again; what
-  follows it and was not yielded is new. A page of only known records is not "stuck" by itself
-  (exactly ``page_size - overlap`` numbers added produce one legitimately).
-* A page holding no known record (an empty last page included) means the window slipped
-  forward (more numbers rented before the cursor than the overlap): the walk sets the page
-  aside, steps back two pages, re-finds its place there and goes on. The known records a
-  step back re-finds are kept (an anchor, one page at most) so a place the walk keeps
-  returning to is not forgotten by the age of its yield. When even the step back finds
-  nothing known, records may be missing or repeated: the walk counts a possible gap and
-  reports it (``warnings``). Re-reads the walk makes on purpose (the overlap, a step back
-  and the pages after it up to the page set aside) are not counted as duplicates. After a
-  page of one record nothing was re-read: the boundary is unchecked, a possible gap.
-* PaginationError is kept for a server that truly does not advance: ``has_more`` with an
-  empty page, a page for another offset, a page longer than the limit asked for, or
-  ``STALL_PAGES`` pages in a row that it had already sent (cycling or stuck; one
-  fingerprint per page: flat memory). Records the walk still knows are not yielded again,
-  so a cycling server costs a few requests; it can repeat records only after a counted
-  possible gap (pages that share nothing with what the walk knows). Exactly
-  ``page_size - overlap`` numbers added in front before every request make every page the
-  last one again: that cannot be told from a stuck server, so it raises too (keyset follows).
-* Without an identity in the records (field filtering dropped both), nothing can be
-  compared: no overlap, no de-duplication, no healing, and every page boundary counts as a
-  possible gap. Pages are fingerprinted by content, so cycles still raise; a page of alike
-  records (a real walk has those) neither counts as a repeat nor ends a run of them.
+* Each record has an identity: its ``did_sid``, else its ``phonenumber``, else its whole
+  content. The walk always asks for ``did_sid`` (and drops it from what it yields when
+  ``include_fields``/``exclude_fields`` left it out).
+* The walk remembers each record it yielded by its *place*: 0, 1, 2 ... in yield order
+  (list order), or a place between two others when numbers turn up between records it
+  yielded (a Fraction). One mapping, hash of identity -> place (hashes: kept strings would
+  pin parsed pages). It forgets records more than ``_MEMORY`` pages behind the cursor that
+  it has not met again lately; records *ahead* of the cursor (yielded, then pushed further
+  on by additions, or rented) are kept, up to nine pages' worth; past that it forgets
+  them and counts a possible gap.
+* Each request after the first re-reads the last ``OVERLAP`` records of the page before,
+  twice as many after each slip (at most a quarter of a page). The *cursor* is the known
+  record of a page with the highest place. Records before it are behind the walk
+  (re-read, or added in front) and are not yielded; records after it that the walk does
+  not know are new and are yielded; known ones after it are duplicates and are dropped.
+* A page holding nothing the walk knows means more was rented behind the cursor than the
+  overlap: the walk sets the page aside once and steps back ``STEP_BACK`` pages to find its
+  place again. If that page holds nothing known either, records may be missing or repeated:
+  the walk counts a possible gap, warns, and yields what is new to it.
+* The walk ends when the server says ``has_more: false``, at an empty page, at ``max_items``,
+  or at a short page holding nothing new (a server whose ``has_more`` lies on its last page).
+* ``STALL_PAGES`` pages in a row that the server had sent before (it cycles, or numbers are
+  added in front exactly as fast as the walk moves): a possible gap, then PaginationError.
+
+The invariant (checked by tests/test_walk_model.py over thousands of seeded churn
+scripts): every number present for the whole walk is yielded exactly once, or
+``possible_gaps > 0``; no number is yielded twice while ``stats.complete`` is True; and
+requests <= 2 x pages read + 2 per possible gap + 2. Pages of 1 cannot re-read anything:
+each of their boundaries is a possible gap.
 
 Keyset mode (``pagination="keyset"``, see ``_query``): every request is ``offset=0`` with
-``phonenumber gt <last yielded>`` (``lt`` descending). Each page must hold a phonenumber
-in every record, moving strictly past the last key in the query's direction, else
+``phonenumber gt <last yielded>`` (``lt`` descending); ``_after`` is that last key. Each page
+must hold a phonenumber in every record, moving strictly past the last key, else
 PaginationError. Records present throughout arrive exactly once, in order.
+
+``include_external=True`` is one request; the answer may hold more than ``limit`` records
+(``Query.most_records``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from fractions import Fraction
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, Final
 
@@ -54,18 +59,21 @@ import attrs
 from ._convert import decode_envelope
 from ._errors import FilterError, PaginationError
 from ._models import Page
-from ._query import KEYSET_FIELD, Query, keyset_filter
+from ._query import IDENTITY_FIELD, KEYSET_FIELD, Query, keyset_filter
 
-__all__ = ["OVERLAP", "STALL_PAGES", "Paginator", "StreamStats"]
+__all__ = ["OVERLAP", "STALL_PAGES", "STEP_BACK", "Paginator", "StreamStats"]
 
 #: Records re-read at each page boundary (at most a quarter of a page) to find the cursor.
 OVERLAP: Final = 10
-#: Pages in a row already sent before, after which the server is "not advancing".
+#: Pages in a row the server had already sent, after which it is "not advancing".
 STALL_PAGES: Final = 4
-#: How many pages a walk steps back when its window slipped past the overlap. Two pages
-#: re-find the cursor after up to a page's worth rented before each of the two requests.
-_STEP_BACK: Final = 2
-#: Page fingerprints remembered for cycle detection (one int per page: flat memory).
+#: How far a walk steps back (in pages) when a page holds nothing it knows.
+STEP_BACK: Final = 2
+#: The walk remembers identities for this many pages (and forgets at twice as many).
+_MEMORY: Final = 3
+#: A record's place in the list as the walk knows it (a Fraction between two others).
+Place = int | Fraction
+#: Page fingerprints remembered to notice a server that repeats itself (flat memory).
 _FINGERPRINTS: Final = 4096
 
 
@@ -75,12 +83,11 @@ class StreamStats:
 
     ``requests`` counts every HTTP attempt, ``retries`` the attempts that repeated one;
     ``records_yielded`` the records handed to the iterator; ``duplicates_dropped`` records
-    the server sent again and were not yielded (re-reads the walk makes on purpose, the
-    overlap and its step backs, are not counted; a merge of alternatives adds the records
-    two of them share); ``windows_healed`` page boundaries where numbers rented or added
-    before the cursor moved the window and the walk re-found its place; ``possible_gaps``
-    boundaries where it could not, or could not check at all (no identity field), so
-    records may be missing or repeated (a WARNING is logged once per stream).
+    the server sent again and were not yielded (the overlap and step backs, re-read on
+    purpose, are not counted; a merge of alternatives adds the records two of them share);
+    ``windows_healed`` page boundaries where churn moved the records and the walk found
+    its place again; ``possible_gaps`` boundaries where it could not, so records may be
+    missing or repeated (a WARNING is logged once per stream).
     ``complete`` is True while ``possible_gaps`` is 0.
     """
 
@@ -97,40 +104,25 @@ class StreamStats:
         return self.possible_gaps == 0
 
 
-def _identity_of(item: Any, key: str) -> str | None:
-    """The record's identity, or None when it has none usable (then it is never dropped)."""
-    value = item.get(key) if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+def _identity(item: Any) -> str:
+    """``did_sid``, else ``phonenumber``, else the record's content."""
+    if isinstance(item, dict):
+        for name in (IDENTITY_FIELD, KEYSET_FIELD):
+            value = item.get(name)
+            if isinstance(value, str) and value:
+                return value
+    return json.dumps(item, sort_keys=True, default=str)
 
 
-def _ids(items: list[Any], key: str) -> list[str | None]:
-    try:  # C-level passes (the join proves every identity a str); per item only for odd pages
+def _ids(items: list[Any], key: str = IDENTITY_FIELD) -> list[str]:
+    """Each record's identity (``key``, with ``_identity``'s fallbacks)."""
+    try:  # C-level passes; the join proves every one a string (an empty one falls back)
         ids: list[Any] = list(map(itemgetter(key), items))
-        "".join(ids)
+        if all(ids) and "".join(ids) is not None:
+            return ids
     except (KeyError, TypeError):
-        ids = [_identity_of(item, key) for item in items]
-    return ids
-
-
-def _window_keys(items: list[Any], key: str) -> list[int | None]:
-    """What the window keeps of each record's identity: its hash, None for none."""
-    try:  # C-level passes, as in _ids; None must stay None (hash(None) is an int)
-        ids: list[Any] = list(map(itemgetter(key), items))
-        "".join(ids)
-    except (KeyError, TypeError):
-        return [None if (i := _identity_of(item, key)) is None else hash(i) for item in items]
-    return list(map(hash, ids))
-
-
-def key_field(query: Query) -> str | None:
-    """The field records are told apart by, if field filtering leaves one."""
-    for name in ("did_sid", "phonenumber"):
-        if query.include_fields is not None and name not in query.include_fields:
-            continue
-        if query.exclude_fields is not None and name in query.exclude_fields:
-            continue
-        return name
-    return None
+        pass
+    return [_identity(item) for item in items]
 
 
 class Paginator:
@@ -144,24 +136,20 @@ class Paginator:
         self.done = False
         #: Messages about slips that could not be healed, for the shell to log and clear.
         self.warnings: list[str] = []
-        self._key = KEYSET_FIELD if query.keyset else key_field(query)
-        # The identities of the last records yielded, in yield order (which is server
-        # order), in two generations: the current one and the one before.
-        # (None, a record without an identity, is in the lists, never in the sets).
-        self._cur: list[Any] = []
-        self._cur_set: set[Any] = set()
-        self._old: list[Any] = []
-        self._old_set: set[Any] = set()
-        # Known records the last step back re-found behind its cursor, in page order: the
-        # place a walk keeps stepping back to stays known even once its yield is old.
-        self._anchor: list[Any] = []
-        self._anchor_set: set[Any] = set()
-        self._reread_end = 0  # after a step back, pages below this offset re-read on purpose
-        self._overlap = 0  # records of the previous page this request re-reads
-        self._stepped_back = False  # this request is a step back to re-find the cursor
+        # The walk's memory: hash of an identity -> its place in the list as the walk
+        # knows it (0, 1, 2, ... as yielded; between two places for records added there).
+        self._seen: dict[int, Place] = {}
+        self._end: int = 0  # the place after the last one taken
+        self._squeezed = False  # some places lie between others (a Fraction)
+        self._reached: Place = 0  # the cursor's place after the last page
+        self._met: dict[int, int] = {}  # hash of a known record met again -> that page
+        self._pages = 0  # pages read so far
+        self._overlap = 0  # records of the previous page the next request re-reads
+        self._reread = OVERLAP  # the overlap to ask for (doubled at each slip)
+        self._stepping_back = False  # the next request steps back to find the cursor
+        self._reread_end = 0  # pages below this offset are re-read on purpose (a step back)
         self._stalled = 0
-        self._blind_warned = False
-        self._fingerprints: dict[int, None] = {}  # the last pages' fingerprints, in order
+        self._fingerprints: dict[int, None] = {}
         self._after: str | None = None  # keyset: the last key yielded
 
     def next_request(self) -> tuple[int, int, str | None] | None:
@@ -181,57 +169,52 @@ class Paginator:
         ``limit`` is the limit the request asked for (default: what ``next_request`` says).
         """
         items, page = decode_envelope(data, status=status)
-        request = self.next_request()
-        request_offset = self.offset
+        at = self.offset
         if limit is None:
+            request = self.next_request()
             limit = request[1] if request is not None else self.query.page_size
-        if page.offset is not None and page.offset != request_offset:
+        if page.offset is not None and page.offset != at:
             raise PaginationError(
-                f"asked for offset {request_offset}, the server answered for offset {page.offset}"
+                f"asked for offset {at}, the server answered for offset {page.offset}"
             )
-        if len(items) > limit:
+        if len(items) > self.query.most_records(limit):
             raise PaginationError(
-                f"asked for at most {limit} records, the server sent {len(items)} "
-                f"at offset {request_offset}"
-            )
-        if not items and page.has_more and not self.query.include_external:
-            raise PaginationError(
-                f"the server said has_more with an empty page at offset {request_offset}"
+                f"asked for at most {limit} records, the server sent {len(items)} at offset {at}"
             )
         if self.query.keyset:
             new = self._accept_keyset(items)
-        elif self._key is None:
-            new = self._accept_blind(items, request_offset, page.has_more)
+        elif self.query.include_external:
+            new = items
         else:
-            new = self._accept_offset(items, request_offset, page.has_more)
+            new = self._accept_offset(items, at, page.has_more)
         if self.query.max_items is not None:
             new = new[: self.query.max_items - self.yielded]
+        if self.query.hides_identity:
+            for item in new:
+                if isinstance(item, dict):
+                    item.pop(IDENTITY_FIELD, None)
         self.yielded += len(new)
-        if self._stepped_back:  # this page was set aside: re-find the cursor first
+        if self._stepping_back:
             self._overlap = 0
-            self.offset = max(0, request_offset - _STEP_BACK * self.query.page_size)
+            self.offset = max(0, at - STEP_BACK * self.query.page_size)
         elif (
             not items
-            or self.query.include_external  # one request only (reference 4.1)
             or not page.has_more
+            or self.query.include_external  # one request (reference 4.1)
+            or (len(items) < limit and not new)  # a short page with nothing new: the end
             or (self.query.max_items is not None and self.yielded >= self.query.max_items)
         ):
             self.done = True
-        elif self.query.keyset:
-            self.offset = 0
-        else:
-            overlap = 0 if self._key is None else min(OVERLAP, max(1, self.query.page_size // 4))
-            self._overlap = min(overlap, len(items) - 1)
-            self.offset = request_offset + len(items) - self._overlap
+        elif not self.query.keyset:
+            self._overlap = min(self._reread, max(1, self.query.page_size // 4), len(items) - 1)
+            self.offset = at + len(items) - self._overlap
         return new, page
 
-    # -- keyset ---------------------------------------------------------------------------
-
     def _accept_keyset(self, items: list[Any]) -> list[Any]:
-        keys = _ids(items, KEYSET_FIELD)
         after, down = self._after, self.query.descending
-        for key in keys:
-            if key is None:
+        for item in items:
+            key = item.get(KEYSET_FIELD) if isinstance(item, dict) else None
+            if not isinstance(key, str):
                 raise PaginationError(
                     f"a record without a {KEYSET_FIELD} in a keyset page: cannot seek past it"
                 )
@@ -243,158 +226,137 @@ class Paginator:
                     f"'{KEYSET_FIELD} {'lt' if down else 'gt'}'); use pagination='offset'"
                 )
             after = key
-        if keys:
+        if after is not None and after != self._after:
             try:  # a key that cannot be written in a filter cannot be sought past
-                keyset_filter(str(after))
+                keyset_filter(after)
             except FilterError as exc:
                 raise PaginationError(f"keyset page: {exc}") from None
             self._after = after
         return items
 
-    # -- offset ---------------------------------------------------------------------------
+    def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
+        ids = list(map(hash, _ids(items)))
+        new = self._new_records(items, ids, request_offset)
+        aside = self._stepping_back  # (a page set aside neither stalls nor ends a stall)
+        self._check_repeat(
+            hash(tuple(ids)), request_offset, has_more, counts=None if aside else not new
+        )
+        return new
+
+    def _new_records(self, items: list[Any], ids: list[int], at: int) -> list[Any]:
+        stepped_back, self._stepping_back = self._stepping_back, False
+        seen, overlap = self._seen, self._overlap
+        # Fast path: the page starts with the re-read overlap and nothing after it is known.
+        lead = 0
+        while lead < len(ids) and ids[lead] in seen:
+            lead += 1
+        rest = ids[lead:]
+        # (the last of them is the record yielded last: its place is the last one)
+        follows = not seen or (lead and seen[ids[lead - 1]] >= self._end - 1)
+        if follows and seen.keys().isdisjoint(rest):
+            size = len(seen)
+            seen.update(zip(rest, range(self._end, self._end + len(rest)), strict=True))
+            if len(seen) - size == len(rest):  # no record twice in the page
+                self._end += len(rest)
+                self._met.update(zip(ids[:lead], repeat(self._pages)))
+                self._found(at, lead - 1, seen[ids[-1]] if ids else -1, stepped_back, 0)
+                return items[lead:] if lead else items
+            for i in rest:  # undo; the general way below drops the repeats
+                seen.pop(i, None)
+        # The general way: the cursor is the known record the walk yielded last.
+        orders = [seen.get(i, -1) for i in ids]
+        last = max(orders, default=-1)
+        if last < 0 and seen:  # nothing known: the records moved past the overlap
+            if not stepped_back and at > 0 and overlap:
+                self._stepping_back = True  # set this page aside and step back, and
+                self._reread *= 2  # re-read more from now on: the churn is faster
+                self._reread_end = at + len(items)
+                return []
+            self._gap(
+                f"the inventory changed too much between two requests at offset {at}"
+                if overlap or stepped_back
+                else f"a request after a page of one record re-reads nothing (offset {at}): "
+                "the walk cannot check that boundary"
+            )
+        cursor = orders.index(last) if last >= 0 else -1
+        fresh: dict[int, Any] = {}  # after the cursor, unknown: new (once each)
+        after = cursor + 1
+        for item, i, order in zip(items[after:], ids[after:], orders[after:], strict=True):
+            if order < 0 and i not in fresh:
+                fresh[i] = item
+        seen.update(zip(fresh, self._places(last, len(fresh)), strict=True))
+        self._met.update((i, self._pages) for i, x in zip(ids, orders, strict=True) if x >= 0)
+        reached = seen[next(reversed(fresh))] if fresh else last
+        self._found(at, cursor, reached, stepped_back, len(ids) - cursor - 1 - len(fresh))
+        return list(fresh.values())
+
+    def _places(self, cursor: Place, n: int) -> Iterator[Place]:
+        """Places for ``n`` new records right after the cursor: at the end, or (the walk
+        fell behind records it yielded, numbers were added before them) in between."""
+        if cursor < 0 or cursor >= self._end - 1:
+            start, self._end = self._end, self._end + n
+            return iter(range(start, start + n))
+        after = min((x for x in self._seen.values() if x > cursor), default=self._end)
+        self._squeezed = True
+        step = Fraction(after - cursor, n + 1)  # exact, however often the walk falls behind
+        return iter([cursor + step * (k + 1) for k in range(n)])
+
+    def _found(
+        self, at: int, cursor: int, reached: Place, stepped_back: bool, dropped: int
+    ) -> None:
+        """Count a healed boundary and the duplicates a page held (none for a re-read), and
+        forget (now and then) what lies more than ``_MEMORY`` pages behind the cursor."""
+        if cursor >= 0 and (stepped_back or cursor != self._overlap - 1):
+            self.stats.windows_healed += 1
+        if at >= self._reread_end:
+            self.stats.duplicates_dropped += dropped + max(0, cursor + 1 - self._overlap)
+        if reached >= 0:
+            self._reached = reached
+        reached = self._reached
+        self._pages += 1
+        pages = _MEMORY * self.query.page_size
+        if len(self._seen) > 4 * pages:
+            if self._squeezed:  # places between places: count in records again
+                self._renumber()
+                reached = self._reached
+            old, near = self._pages - _MEMORY, reached - pages
+            met = self._met = {i: n for i, n in self._met.items() if n >= old}
+            self._seen = {i: x for i, x in self._seen.items() if x >= near or i in met}
+            if len(self._seen) > 3 * pages:  # too many kept ahead of the cursor: give up
+                self._seen = {i: x for i, x in self._seen.items() if x <= reached or i in met}
+                self._gap(f"the walk lost track of records it yielded ahead of offset {at}")
+
+    def _renumber(self) -> None:
+        """Places 0, 1, 2, ... in the same order (the cursor's place follows)."""
+        ranked = sorted(self._seen, key=self._seen.__getitem__)
+        self._reached = sum(1 for x in self._seen.values() if x <= self._reached) - 1
+        self._seen = {i: n for n, i in enumerate(ranked)}
+        self._end = len(ranked)
+        self._squeezed = False
+
+    def _gap(self, why: str) -> None:
+        self.stats.possible_gaps += 1
+        self.warnings.append(f"{why}: records may be missing or repeated")
 
     def _check_repeat(
-        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool = True
+        self, fingerprint: int, request_offset: int, has_more: bool, *, counts: bool | None = True
     ) -> None:
-        """Raise once ``STALL_PAGES`` pages in a row were pages the server had sent before.
-
-        A page that does not ``counts`` (ambiguous) neither adds to the run nor ends it.
-        """
+        """Raise once ``STALL_PAGES`` pages in a row brought nothing new (``counts``) or
+        were pages the server had sent before (a possible gap first: the walk is
+        incomplete). ``counts=None``: a page set aside, which only counts if repeated."""
         repeated = fingerprint in self._fingerprints
         self._fingerprints[fingerprint] = None
         if len(self._fingerprints) > _FINGERPRINTS:
             del self._fingerprints[next(iter(self._fingerprints))]
-        if not counts:
-            return
-        self._stalled = self._stalled + 1 if repeated else 0
+        if repeated or counts:
+            self._stalled += 1
+        elif counts is not None:
+            self._stalled = 0
         if has_more and self._stalled >= STALL_PAGES:
-            hint = (
-                ""
-                if self._key is None
-                else "; numbers added before the cursor as fast as the walk moves (page_size "
-                "- overlap per request) look the same: pagination='keyset' follows those"
-            )
+            self.stats.possible_gaps += 1
             raise PaginationError(
-                f"the server sent pages it had already sent {self._stalled} times in a row "
-                f"(last at offset {request_offset}): it is not advancing{hint}"
+                f"{self._stalled} pages in a row held nothing new or had been sent before "
+                f"(last at offset {request_offset}): the server is not advancing; numbers "
+                "added before the cursor as fast as the walk moves look the same: "
+                "pagination='keyset' follows those"
             )
-
-    def _accept_blind(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
-        """No identity in the records: yield all, fingerprint pages by content, say so."""
-        # Pages of alike records (say include_fields=["state"] with "state eq NY") repeat in
-        # a real walk: they are ambiguous, not a cycle. Per-record work only in this mode.
-        uniform = items.count(items[0]) == len(items) if items else True
-        page_json = json.dumps(items, sort_keys=True, default=str)
-        self._check_repeat(hash(page_json), request_offset, has_more, counts=not uniform)
-        if request_offset > 0:  # every boundary is unchecked: nothing to compare records by
-            self.stats.possible_gaps += 1
-            if not self._blind_warned:
-                self._blind_warned = True
-                self.warnings.append(
-                    "include_fields/exclude_fields leave out both did_sid and phonenumber: "
-                    "the walk cannot tell records apart, records may be missing or repeated"
-                )
-        return items
-
-    def _accept_offset(self, items: list[Any], request_offset: int, has_more: bool) -> list[Any]:
-        key = self._key
-        assert key is not None
-        ids = _window_keys(items, key)
-        stepped_back, self._stepped_back = self._stepped_back, False
-        self._check_repeat(hash(tuple(ids)), request_offset, has_more)
-        cur, old, anchor = self._cur_set, self._old_set, self._anchor_set
-        had_known = bool(self._cur or self._old)
-        # The cursor: the known record yielded last. Fast path: the page starts with the
-        # last records yielded (the re-read overlap) and nothing after them is known.
-        lead = 0
-        while lead < len(ids) and ((i := ids[lead]) in cur or i in old):  # None is in neither
-            lead += 1
-        rest = ids[lead:]
-        if (lead or not had_known) and ids[:lead] == self._last_yielded(lead) and self._add(rest):
-            if had_known and lead != self._overlap:  # (after a step back the overlap is 0)
-                self.stats.windows_healed += 1
-            if request_offset >= self._reread_end:
-                self.stats.duplicates_dropped += max(0, lead - self._overlap)
-            self._remember(rest)
-            return items[lead:] if lead else items
-        # Rare: rank the known records the page holds by when they were yielded (anchored
-        # records not in the window were yielded before all that is).
-        rank = {x: r for r, x in enumerate(self._anchor + self._old + self._cur)}
-        rank.pop(None, None)
-        cursor = max(
-            (i for i, x in enumerate(ids) if x in rank), key=lambda i: rank[ids[i]], default=-1
-        )
-        if stepped_back and cursor >= 0:
-            self._anchor = [x for x in ids[: cursor + 1] if x in rank]
-            self._anchor_set = set(self._anchor)
-            anchor = self._anchor_set
-        if had_known and cursor < 0:
-            if not stepped_back and request_offset > 0 and self._overlap:
-                # Nothing known: the window slipped forward past the overlap. Set the page
-                # aside and step back to re-find the cursor. (After a page of one record
-                # nothing was re-read: nothing to re-find, the boundary is unchecked.)
-                self._stepped_back = True
-                self._reread_end = request_offset + len(items)
-                return []
-            self.stats.possible_gaps += 1
-            self.warnings.append(
-                f"the inventory changed too much between two requests at offset "
-                f"{request_offset}: records may be missing or repeated"
-                if stepped_back or self._overlap
-                else f"a request after a page of one record re-reads nothing (offset "
-                f"{request_offset}): the walk cannot check that boundary, records may be "
-                "missing or repeated (pages of 2 or more re-read one)"
-            )
-        elif had_known and (stepped_back or cursor != self._overlap - 1):
-            self.stats.windows_healed += 1
-        behind = cursor + 1
-        new, new_ids, seen = [], [], set[Any]()
-        for item, i in zip(items[behind:], ids[behind:], strict=True):
-            if i is not None and (i in cur or i in old or i in anchor or i in seen):
-                continue
-            if i is not None:
-                seen.add(i)
-            new.append(item)
-            new_ids.append(i)
-        if request_offset >= self._reread_end:  # a step back and what follows re-read on purpose
-            dropped = len(ids) - behind - len(new)
-            self.stats.duplicates_dropped += dropped + max(0, behind - self._overlap)
-        cur |= seen
-        self._remember(new_ids)
-        return new
-
-    def _add(self, rest: list[Any]) -> bool:
-        """Add ``rest`` to the window's sets if none is known (to the window or the anchor),
-        none is None and none repeats; else leave them as they were and say False.
-
-        For the current generation one pass does the check and the insert: its set grows
-        by exactly as many as were added only if all were new to it and distinct.
-        """
-        cur = self._cur_set
-        anchor = self._anchor_set  # usually empty: then not even iterated
-        if not self._old_set.isdisjoint(rest) or (anchor and not anchor.isdisjoint(rest)):
-            return False
-        size = len(cur)
-        cur.update(rest)
-        if len(cur) - size == len(rest) and None not in cur:
-            return True
-        cur.clear()  # rare: rebuild the set from the yield order
-        cur.update(self._cur)
-        cur.discard(None)
-        return False
-
-    def _last_yielded(self, n: int) -> list[Any]:
-        """The identities of the last ``n`` records yielded, oldest first."""
-        cur = self._cur
-        if n <= len(cur):
-            return cur[len(cur) - n :]
-        return self._old[max(0, len(self._old) - (n - len(cur))) :] + cur
-
-    def _remember(self, ids: list[Any]) -> None:
-        """Append yielded identities (already in the current set) to the window's order; a
-        generation rotates once it holds two pages' worth, so at least two and fewer than
-        five pages' worth are known."""
-        self._cur += ids
-        if len(self._cur) >= 2 * self.query.page_size:
-            self._old, self._old_set = self._cur, self._cur_set
-            self._cur, self._cur_set = [], set()

@@ -30,7 +30,9 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "EXTERNAL_FILTERS",
     "EXTERNAL_MAX_ITEMS",
+    "IDENTITY_FIELD",
     "KEYSET_FIELD",
+    "MAX_EXTERNAL",
     "MAX_PAGE_SIZE",
     "OWNED_PARAMS",
     "PAGINATION_MODES",
@@ -46,8 +48,11 @@ __all__ = [
 #: The API's upper bound for ``limit`` (reference 5.1); also our default page size.
 MAX_PAGE_SIZE: Final = 1000
 DEFAULT_PAGE_SIZE: Final = MAX_PAGE_SIZE
-#: At most 10 external numbers come back per request (reference 4.1).
+#: ``page_size`` and ``max_items`` are at most 10 with include_external (reference 4.3).
 EXTERNAL_MAX_ITEMS: Final = 10
+#: An include_external answer holds up to ``limit`` internal numbers, then up to this many
+#: external ones: more than ``limit`` records in all (reference 4.1; ``most_records``).
+MAX_EXTERNAL: Final = 10
 
 #: (field, operator) pairs accepted in ``filter`` with ``include_external=True``.
 #: The documented list was not retrievable (reference 4.3); these are the candidates
@@ -74,6 +79,9 @@ OWNED_PARAMS: Final = frozenset(
 _OWNED_SPELLINGS: Final = {name.replace("_", ""): name for name in OWNED_PARAMS}
 _SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
 
+#: The field that tells records apart: always requested, even when field filtering
+#: leaves it out (the walk then drops it from the records it yields).
+IDENTITY_FIELD: Final = "did_sid"
 #: The field a keyset walk orders by and seeks past: unique per number, a string (8.1).
 KEYSET_FIELD: Final = "phonenumber"
 #: The values of ``available_dids(pagination=...)``; "offset" is the default.
@@ -108,6 +116,17 @@ class Query:
         """True when the order is ``<field> desc``."""
         return self.order is not None and self.order.endswith(" desc")
 
+    @property
+    def hides_identity(self) -> bool:
+        """True when field filtering leaves out ``IDENTITY_FIELD`` (requested anyway)."""
+        return (self.include_fields is not None and IDENTITY_FIELD not in self.include_fields) or (
+            self.exclude_fields is not None and IDENTITY_FIELD in self.exclude_fields
+        )
+
+    def most_records(self, limit: int) -> int:
+        """The most records an answer to a request for ``limit`` may hold."""
+        return limit + MAX_EXTERNAL if self.include_external else limit
+
     def params(self, *, offset: int, limit: int, after: str | None = None) -> dict[str, str]:
         """The query-string arguments of one page request (yarl encodes them).
 
@@ -123,7 +142,12 @@ class Query:
             params["filter"] = str(flt)
         if self.order is not None:
             params["order"] = self.order
-        params.update(field_params(self.include_fields, self.exclude_fields))
+        include, exclude = self.include_fields, self.exclude_fields
+        if include is not None and IDENTITY_FIELD not in include:
+            include = (*include, IDENTITY_FIELD)
+        if exclude is not None:
+            exclude = tuple(name for name in exclude if name != IDENTITY_FIELD) or None
+        params.update(field_params(include, exclude))
         if self.include_external:
             params["include_external"] = "true"
         return params

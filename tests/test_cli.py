@@ -277,7 +277,7 @@ async def test_csv_with_fields(fake, api):
     ]
     (query,) = list_queries(fake)
     assert query["filter"] == 'locality eq "NEW YORK"'
-    assert query["include_fields"] == fields
+    assert query["include_fields"] == fields + ",did_sid"  # asked for always, not shown
 
 
 async def test_table_with_fields(fake, api):

@@ -168,7 +168,8 @@ async def test_field_filtering_reaches_server_and_models(client, fake):
     got = [
         d async for d in client.available_dids(include_fields=["phonenumber", "price"], max_items=3)
     ]
-    assert list_requests(fake)[0].query["include_fields"] == "phonenumber,price"
+    # did_sid is asked for always (the walk tells records apart by it) and dropped again
+    assert list_requests(fake)[0].query["include_fields"] == "phonenumber,price,did_sid"
     assert got[0].present_fields == {"phonenumber", "price"}
     assert got[0].phonenumber == fake.inventory[0]["phonenumber"]
     assert got[0].state is None
@@ -611,12 +612,12 @@ async def test_server_jumping_back_later_never_duplicates(client, fake):
     assert len(list_requests(fake)) == 3
 
 
-async def test_empty_page_with_has_more_raises(client, fake):
+async def test_empty_page_with_has_more_ends_the_walk(client, fake):
+    # A short page holding nothing new is the end, whatever has_more says (issue 24).
     fake.add_fault(EmptyHasMore())
-    with pytest.raises(PaginationError, match="empty page"):
-        async for _ in client.available_dids():
-            pass
-    assert len(fake.requests) == 1
+    stream = client.available_dids()
+    assert [d async for d in stream] == []
+    assert len(fake.requests) == 1 and stream.stats.complete
 
 
 # -- lifecycle: early exit, cancellation, concurrency ----------------------------------------

@@ -290,7 +290,8 @@ async def test_fields_accept_field_objects(client, fake):
     got = [
         d async for d in client.available_dids(include_fields=[F.phonenumber, F.price], max_items=2)
     ]
-    assert fake.requests[0].query["include_fields"] == "phonenumber,price"
+    # did_sid is always asked for (the walk tells records apart by it) and dropped again
+    assert fake.requests[0].query["include_fields"] == "phonenumber,price,did_sid"
     assert got[0].present_fields == {"phonenumber", "price"}
 
 
@@ -342,7 +343,7 @@ async def test_external_numbers_come_after_internal(client, fake):
     assert got[: len(internal)] == internal
     external = got[len(internal) :]
     assert external and all(sid.startswith(EXTERNAL_SID_PREFIX) for sid in external)
-    assert len(got) <= 10
+    assert len(external) <= 10  # up to limit internal, then up to 10 external (4.1)
 
 
 @pytest.mark.parametrize(
@@ -382,3 +383,50 @@ async def test_extra_params_and_the_filter_travel_on_every_keyset_seek(client, f
         assert request.query["filter"].startswith("state eq NY")
         if i:
             assert " and phonenumber gt " in request.query["filter"]
+
+
+# -- include_external against a server written from the API reference (4.1) --------------
+
+
+def reference_external_server(seen):
+    """Answers as reference 4.1 reads: up to ``limit`` internal numbers first, then up to 10
+    external ones, so more records than ``limit``; ``has_more`` says nothing useful."""
+    from aiohttp import web
+
+    async def handler(request):
+        seen.append(dict(request.query))
+        limit = int(request.query["limit"])
+        internal = [
+            {"did_sid": f"00000000-0000-4000-8000-{i:012d}", "phonenumber": f"1516555{i:04d}"}
+            for i in range(limit)
+        ]
+        external = [
+            {"did_sid": f"ext-{i:04d}", "phonenumber": f"1212555{i:04d}"} for i in range(10)
+        ]
+        items = internal + external
+        body = {"items": items, "count": len(items), "limit": limit, "offset": 0}
+        return web.json_response({**body, "has_more": True, "pagination": {}, "total": None})
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("page_size", "max_items", "want"), [(10, None, 20), (4, None, 14), (10, 3, 3)]
+)
+async def test_an_external_answer_of_limit_plus_ten_is_taken_whole_in_one_request(
+    serve, page_size, max_items, want
+):
+    seen = []
+    base = await serve(reference_external_server(seen))
+    flt = F.country_code == "USA"
+    async with Client(TOKEN, base_url=base) as c:
+        stream = c.available_dids(
+            filter=flt, include_external=True, page_size=page_size, max_items=max_items
+        )
+        got = [d.phonenumber async for d in stream]
+    internal = [f"1516555{i:04d}" for i in range(page_size)]
+    external = [f"1212555{i:04d}" for i in range(10)]
+    assert got == (internal + external)[:want]  # all, in the server's order
+    assert len(seen) == 1 and seen[0]["include_external"] == "true"
+    assert seen[0]["limit"] == str(min(page_size, max_items or page_size))
+    assert stream.stats.complete

@@ -248,7 +248,10 @@ async def test_offset_walk_heals_rentals_before_two_requests_in_a_row(hostile, m
     )
     got, stats = await walk(make_client(base), page_size=10)
     assert tally(got, live) == (0, 0)
-    assert stats.windows_healed > 0 and stats.possible_gaps == 0
+    # Every step back lands before records it yielded that are now rented: the walk keeps
+    # them "ahead" of its cursor (they could have been pushed ahead by additions) until
+    # twelve pages' worth pile up, then forgets them and counts that as a possible gap.
+    assert stats.windows_healed > 0 and stats.possible_gaps == 1
 
 
 @pytest.mark.parametrize(
@@ -269,7 +272,8 @@ async def test_offset_walk_heals_rentals_just_behind_the_cursor_before_every_req
     # Far more yielded than the walk's window holds (fewer than six pages' worth), nothing
     # twice; the numbers present throughout are the early ones it kept stepping back to.
     assert len(got) > 6 * page_size
-    assert stats.possible_gaps == 0 and stats.complete
+    # (pages of 10: the rented records kept "ahead" pile up past twelve pages, see above)
+    assert stats.possible_gaps == (2 if page_size == 10 else 0)
     assert stats.windows_healed > 0
     # The server never sent a record twice: what the walk re-read, it re-read on purpose.
     assert stats.duplicates_dropped == 0
@@ -533,15 +537,13 @@ async def test_cycling_server_raises_without_an_identity_field(hostile, make_cli
     a, b = live.records[0:100], live.records[500:600]
     base, seen = await hostile(None, live, envelope_hook=ab_cycle(a, b))
     stream = make_client(base).available_dids(page_size=100, include_fields=["state"])
-    with caplog.at_level(logging.WARNING, logger="carrierx_async"):
-        async with asyncio.timeout(30):
-            with pytest.raises(PaginationError, match="not advancing"):
-                async for _ in stream:
-                    pass
-    assert len(seen) == 2 + STALL_PAGES
-    assert not stream.stats.complete  # nothing could be checked, and it says so
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "cannot tell records apart" in warnings[0]
+    async with asyncio.timeout(30):
+        with pytest.raises(PaginationError, match="not advancing"):
+            async for _ in stream:
+                pass
+    assert seen[0]["include_fields"] == "state,did_sid"  # the identity is always asked for
+    assert len(seen) <= 2 + STALL_PAGES
+    assert not stream.stats.complete  # the walk says it is incomplete
 
 
 async def test_a_walk_without_identity_over_alike_records_is_not_a_cycle(
@@ -556,9 +558,10 @@ async def test_a_walk_without_identity_over_alike_records_is_not_a_cycle(
                 make_client(base), filter="state eq NY", page_size=20, include_fields=["state"]
             )
     ny = sum(r["state"] == "NY" for r in live.records)
-    assert len(got) == ny and len(seen) == -(-ny // 20) > STALL_PAGES + 1
-    assert stats.possible_gaps == len(seen) - 1 and not stats.complete
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    # did_sid is asked for and dropped: pages of 20 re-read 5, so 15 new a request.
+    assert len(got) == ny and len(seen) == 1 + -(-(ny - 20) // 15) > STALL_PAGES + 1
+    assert stats.complete and stats.duplicates_dropped == 0
+    assert [r for r in caplog.records if r.levelno == logging.WARNING] == []
 
 
 async def test_a_record_twice_within_one_page_is_yielded_once(hostile, make_client):
@@ -680,3 +683,97 @@ async def test_keyset_refusals_come_before_any_request(hostile, make_client, kw,
     with pytest.raises(FilterError, match=match):
         make_client(base).available_dids(**kw)
     assert seen == []
+
+
+# -- issue 24: the edges of the offset walk, against this hostile server ------------------
+
+
+@pytest.mark.parametrize("seed", range(10))
+async def test_additions_behind_the_cursor_are_never_a_silent_duplicate(hostile, make_client, seed):
+    # Pages of 100; before each request 100 new numbers fall at random places before the
+    # end of the last page served (issue 24, 1: 0.2 yielded 21-41 originals twice in 7 of 10
+    # seeds with complete=True). Now: nothing twice while complete, nothing lost unless
+    # a possible gap was counted.
+    live = Live(1500, rng=random.Random(seed), spacing=10_000)
+
+    def mutate(live, n):
+        if n > 1:
+            for _ in range(100):
+                live.add_at(live.rng.randint(0, min(live.served_end, len(live.records))), 1)
+
+    base, seen = await hostile(mutate, live)
+    stream = make_client(base).available_dids(page_size=100)
+    got = []
+    raised = None
+    async with asyncio.timeout(30):
+        try:
+            async for d in stream:
+                got.append(d.phonenumber)
+        except PaginationError as exc:
+            raised = exc
+    # A page's worth added behind the cursor per request while the walk moves 90 a
+    # request: mostly it cannot move forward, and within a few pages it says so
+    # (incomplete, naming keyset); else it ends with the invariant kept.
+    stats = stream.stats
+    lost, duplicated = tally(got, live)
+    if raised is not None:
+        assert "pagination='keyset'" in str(raised) and not stats.complete
+    assert stats.possible_gaps > 0 or lost == 0
+    assert duplicated == 0  # nothing yielded twice, even so
+    assert len(seen) <= 200  # (it ends: the server does, or the walk gives up)
+
+
+@pytest.mark.parametrize("n", [9, 10, 20])
+async def test_rentals_behind_the_cursor_cost_at_most_three_requests_a_page(
+    hostile, make_client, n
+):
+    # Pages of 1000, max_items=20,000, n numbers rented at random behind the cursor before
+    # each request (issue 24, 2: 0.2 made 2,408 requests at n=10, and ended incomplete at
+    # n=20). A slip costs the page set aside and one step back: three requests a page.
+    live = Live(24_000, rng=random.Random(n))
+    base, seen = await hostile(lambda live, k: k > 1 and live.rent_before_cursor(n), live)
+    async with asyncio.timeout(60):
+        got, stats = await walk(make_client(base), page_size=1000, max_items=20_000)
+    assert len(got) == 20_000 and len(set(got)) == 20_000
+    assert stats.complete
+    assert len(seen) <= 3 * 20 + 2
+
+
+@pytest.mark.parametrize(
+    ("size", "page_size", "nulls"), [(1000, 100, [99]), (5000, 1000, range(990, 1000))]
+)
+async def test_records_with_a_null_did_sid_are_read_once(
+    hostile, make_client, size, page_size, nulls
+):
+    # Issue 24, 3: on a static server a record with did_sid null at the end of a page was
+    # yielded twice; ten at 990-999 gave 20 duplicates, then PaginationError, and 4,000
+    # records were never read. Told apart by phonenumber, each is read once.
+    live = Live(size, rng=random.Random(3))
+    for i in nulls:
+        live.records[i]["did_sid"] = None
+    base, seen = await hostile(None, live)
+    async with asyncio.timeout(30):
+        got, stats = await walk(make_client(base), page_size=page_size)
+    assert tally(got, live) == (0, 0) and len(got) == size
+    assert stats.complete and stats.duplicates_dropped == 0
+    assert len(seen) == 1 + -(-(size - page_size) // (page_size - min(OVERLAP, page_size // 4)))
+
+
+async def test_a_lying_has_more_on_the_short_last_page_ends_within_one_request(
+    hostile, make_client
+):
+    # Issue 24, 4: has_more is always true. Pages of 1000 (overlap 10) over 2,500 records:
+    # offsets 0, 990, 1980 (the last 520), then 2490, which holds only the 10 known records
+    # re-read: the walk ends there. 0.2 crept on: 2491, 2492, ... 2500.
+    live = Live(2500, rng=random.Random(2))
+
+    def lying(body, n):
+        body["has_more"] = True
+        return body
+
+    base, seen = await hostile(None, live, envelope_hook=lying)
+    async with asyncio.timeout(30):
+        got, stats = await walk(make_client(base), page_size=1000)
+    assert tally(got, live) == (0, 0) and len(got) == 2500
+    assert [int(q["offset"]) for q in seen] == [0, 990, 1980, 2490]
+    assert stats.complete

@@ -148,5 +148,5 @@ def test_params_are_plain_text_for_yarl_to_encode():
     assert params["filter"] == "state eq NY and phonenumber like 1516%"
     assert "%251516%25" not in url.raw_query_string
     assert "1516%25" in url.raw_query_string  # % reaches the server as %25
-    assert params["include_fields"] == "phonenumber,price"
+    assert params["include_fields"] == "phonenumber,price,did_sid"  # the walk's identity
     assert params["order"] == "price desc"
