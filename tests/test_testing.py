@@ -378,35 +378,69 @@ async def test_include_external_needs_offset_0(fake, session):
     assert_error(body, "offset")
 
 
-@pytest.mark.parametrize("text", [None, "state eq NY", "country_code ne USA"])
-async def test_include_external_needs_country_code_eq(fake, session, text):
+@pytest.mark.parametrize("text", [None, "state eq NY", "npa eq 518"])
+async def test_include_external_needs_a_country_code_condition(fake, session, text):
     params = {"include_external": "true"} | ({} if text is None else {"filter": text})
     status, body, _ = await call(session, fake.base_url + LIST, **params)
     assert status == 400
     assert_error(body, "filter")
 
 
-async def test_include_external_puts_internal_numbers_first(fake, session):
+def is_external(record: Record) -> bool:
+    return record["did_sid"].startswith(EXTERNAL_SID_PREFIX)
+
+
+@pytest.mark.parametrize("limit", [1, 5, 100, 1000])
+async def test_include_external_adds_up_to_10_after_the_internal_numbers(fake, session, limit):
+    # Reference 4.1: internal numbers first; when they cannot satisfy the request, at most
+    # 10 external ones follow: so a page holds up to limit + 10 records.
     text = "country_code eq USA and npa eq 518 and capabilities bit 4"
     internal = [
         r for r in fake.inventory if r["phonenumber"].startswith("1518") and r["capabilities"] & 4
     ]
-    assert 0 < len(internal) < 100
-    body = await page(session, fake, limit="1000", filter=text, include_external="true")
+    assert 5 < len(internal) < 100
+    body = await page(session, fake, limit=str(limit), filter=text, include_external="true")
     items = body["items"]
-    assert items[: len(internal)] == internal
-    external = items[len(internal) :]
-    assert len(external) == 10  # at most 10 external numbers per request
+    shown = internal[:limit]
+    assert items[: len(shown)] == shown
+    external = items[len(shown) :]
+    assert len(external) == (10 if len(internal) < limit else 0)
+    assert body["count"] == len(items)
     for record in external:
         assert record["classification_sid"] == EXTERNAL_CLASSIFICATION_SID
-        assert record["did_sid"].startswith(EXTERNAL_SID_PREFIX)
+        assert is_external(record)
         assert record["phonenumber"].startswith("1518")
         assert record["capabilities"] & 4
         assert set(record) == DID_FIELDS
     assert not {r["phonenumber"] for r in external} & {r["phonenumber"] for r in fake.inventory}
-    assert body["count"] == len(items)
-    again = await page(session, fake, limit="1000", filter=text, include_external="true")
+    again = await page(session, fake, limit=str(limit), filter=text, include_external="true")
     assert again["items"] == items
+
+
+async def test_include_external_pages_can_hold_more_than_limit(fake, session):
+    body = await page(
+        session, fake, limit="2", filter="country_code eq GBR and npa_nxx eq 000000",
+        include_external="true",
+    )  # fmt: skip
+    # No internal GBR number has a NANP exchange, and external GBR ones neither: none match.
+    assert body["items"] == []
+    body = await page(
+        session, fake, limit="3", filter="country_code eq USA and price gt 2 and state eq FL",
+        include_external="true",
+    )  # fmt: skip
+    internal = [
+        r
+        for r in fake.inventory
+        if r["country_code"] == "USA" and Decimal(r["price"]) > 2 and r["state"] == "FL"
+    ]
+    assert len(internal) >= 3  # internal numbers suffice: no external ones
+    assert not any(map(is_external, body["items"]))
+    body = await page(
+        session, fake, limit="2", filter="country_code eq USA and locality eq ALBANY and "
+        "capabilities eq 31 and price ge 2.5", include_external="true",
+    )  # fmt: skip
+    assert body["count"] == len(body["items"]) > 2
+    assert all(r["locality"] == "ALBANY" and r["capabilities"] == 31 for r in body["items"])
 
 
 async def test_include_external_is_not_needed_when_internal_suffices(fake, session):
@@ -424,6 +458,15 @@ async def test_include_external_unknown_country_gives_no_external(fake, session)
         session, fake, limit="5", filter="country_code eq FRA", include_external="true"
     )
     assert (body["items"], body["has_more"]) == ([], False)
+
+
+async def test_include_external_with_any_country_code_condition(fake, session):
+    body = await page(
+        session, fake, limit="1", filter="country_code ne USA and npa eq 212",
+        include_external="true",
+    )  # fmt: skip
+    # Only NANP numbers have an npa and all of them are USA here: nothing can match.
+    assert body["items"] == []
 
 
 # -- faults --------------------------------------------------------------------------------
@@ -841,22 +884,24 @@ def test_did_record_unknown_field_is_a_type_error_naming_the_valid_ones():
 
 
 @pytest.mark.parametrize(
-    ("fields", "detail"),
+    ("fields", "field"),
     [
-        ({"state": 5}, "@ record.state"),
-        ({"price": "cheap"}, "@ record.price"),
-        ({"capabilities": True}, "@ record.capabilities"),
-        ({"phonenumber": 12125550100}, "@ record.phonenumber"),
-        ({"attributes": []}, "expected a mapping @ record.attributes"),
-        ({"transformations": [1]}, "@ record.transformations[0]"),
+        ({"state": 5}, "state"),
+        ({"price": "cheap"}, "price"),
+        ({"price": 0.6}, "price"),
+        ({"capabilities": True}, "capabilities"),
+        ({"capabilities": 32}, "capabilities"),
+        ({"active_capabilities": -1}, "active_capabilities"),
+        ({"phonenumber": 12125550100}, "phonenumber"),
+        ({"attributes": []}, "attributes"),
+        ({"transformations": [1]}, "transformations"),
+        ({"transformations": {}}, "transformations"),
     ],
 )
-def test_did_record_bad_values_fail_with_the_decoders_message(fields, detail):
-    with pytest.raises(
-        ValueError, match=r"^did_record\(\): DID object \(did_sid .*\) is not a valid DID: "
-    ) as info:
+def test_did_record_bad_values_fail_naming_the_field(fields, field):
+    with pytest.raises(ValueError, match=rf"^did_record\(\): {field} must be ") as info:
         did_record(**fields)
-    assert str(info.value).endswith(detail)
+    assert repr(fields[field]) in str(info.value)
 
 
 def test_did_record_values_must_be_json():
@@ -941,11 +986,11 @@ async def test_close_while_a_slow_response_is_in_flight(session):
     fake = FakeCarrierX(size=20)
     await fake.start()
     fake.add_fault(SlowDrip(chunk_size=1, interval=0.05))
-    request = asyncio.ensure_future(page(session, fake))
-    await asyncio.sleep(0.2)
-    await fake.close()
-    with pytest.raises(aiohttp.ClientError):
-        await request
+    async with session.get(fake.base_url + LIST) as resp:  # the headers are in: in flight
+        assert resp.status == 200
+        await fake.close()
+        with pytest.raises(aiohttp.ClientError):
+            await resp.read()
 
 
 def test_fakes_share_a_built_inventory_but_not_changes_to_it():
