@@ -231,4 +231,4 @@ def _check(c: Condition, near: Near) -> Callable[[Record], bool]:
         kind, where = c.value
         return lambda r: near(r, kind, where)
     get, test = _getter(c.field), _test(c)
-    return lambda r: (x := get(r)) is not None and test(x)
+    return lambda r: test(get(r))  # a null never has the value's type: it matches nothing
