@@ -98,7 +98,7 @@ def value_of(field: str) -> Callable[[Mapping[str, Any]], Any]:
 
 
 def shape(record: Mapping[str, Any], keep: Collection[str] | None) -> dict[str, Any]:
-    """The record as served: every field, or only those in ``keep`` (reference 7)."""
+    """The record as served (field filtering): every field, or only those in ``keep``."""
     if keep is None:
         return dict(record)
     return {k: v for k, v in record.items() if k in keep}

@@ -223,6 +223,8 @@ def _test(c: Condition) -> Callable[[Any], bool]:
 def compile_filter(conditions: Sequence[Condition], near: Near) -> Callable[[Record], bool]:
     """One predicate: every condition holds for the record."""
     checks = [_check(c, near) for c in conditions]
+    if len(checks) == 1:
+        return checks[0]
     return lambda r: all(check(r) for check in checks)
 
 

@@ -32,6 +32,7 @@ EXTERNAL_SID_PREFIX: Final = "e0000000-"
 MAX_SIZE: Final = 7_000_000
 #: Generated inventories up to this size are built and decoded at construction.
 EAGER_SIZE: Final = 10_000
+_RECENT_MAX: Final = 1 << 16  # records generated on demand and kept (a filtered walk rereads)
 
 _CAPS: Final = {"USA": (4, 5, 7, 7, 31, 4, 5, 0), "GBR": (4, 5, 4, 31)}
 _PRICES: Final = {
@@ -204,14 +205,19 @@ class _Inventory:
         self._removed_set: set[int] = set()
         self._shuffled: list[int] | None = None
         self._numbers: set[str] | None = None
+        self._recent: dict[int, dict[str, Any]] = {}  # generated on demand, kept a while
         # field -> (keys ascending, base indices ascending, base indices descending)
         self._ordered: dict[str, tuple[list[tuple[Any, ...]], list[int], list[int]]] = {}
 
     def wire(self, i: int) -> dict[str, Any]:
         if self._wire is not None:
             return self._wire[i]
-        assert self._gen is not None
-        return self._gen.record(i)
+        if (record := self._recent.get(i)) is None:
+            if len(self._recent) >= _RECENT_MAX:
+                self._recent.clear()
+            assert self._gen is not None
+            record = self._recent[i] = self._gen.record(i)
+        return record
 
     def find(self, did_sid: str) -> int | None:
         """The index of an available record with this SID."""

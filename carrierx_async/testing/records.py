@@ -36,9 +36,9 @@ def did_record(**fields: Any) -> dict[str, Any]:
     are derived from ``phonenumber`` and ``capabilities`` unless given.
 
     Raises TypeError for an unknown field (naming the valid ones) and ValueError for a
-    value of the wrong type for its field (reference 8.1: text or null; a capability
-    bitmask 0..31; a price as decimal text; ``attributes`` an object; ``transformations``
-    a list of objects) or one JSON cannot carry.
+    value of the wrong type for its field (as the API reference's DID object has them:
+    text or null; a capability bitmask 0..31; a price as decimal text; ``attributes`` an
+    object; ``transformations`` a list of objects) or one JSON cannot carry.
     """
     if unknown := sorted(set(fields) - FIELDS.keys()):
         hints = [
