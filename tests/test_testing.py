@@ -449,6 +449,15 @@ async def test_include_external_pages_can_hold_more_than_limit(fake, session):
     )  # fmt: skip
     assert body["count"] == len(body["items"]) > 2
     assert all(r["locality"] == "ALBANY" and r["capabilities"] == 31 for r in body["items"])
+    # A rare combination still finds 10 external numbers where it asks (the area code).
+    text = "country_code eq USA and npa eq 303 and capabilities eq 31"
+    internal = [
+        r for r in fake.inventory if r["phonenumber"][:4] == "1303" and r["capabilities"] == 31
+    ]
+    assert 0 < len(internal) < 10
+    body = await page(session, fake, limit="10", filter=text, include_external="true")
+    assert body["items"][: len(internal)] == internal
+    assert body["count"] == len(internal) + 10 > 10
 
 
 async def test_include_external_is_not_needed_when_internal_suffices(fake, session):

@@ -70,11 +70,17 @@ def select(inv: _Inventory, args: _ListArgs) -> tuple[list[int], bool]:
 def external(seed: int, conditions: Sequence[Condition], need: int) -> list[dict[str, Any]]:
     """Up to ``need`` deterministic external-provider numbers that match, best effort."""
     countries = {c.value for c in conditions if c.field == "country_code" and c.op == "eq"}
+    areas = {
+        int(c.value[1] if c.op == "nearby" else c.value)
+        for c in conditions
+        if (c.field, c.op) == ("npa", "eq") or (c.op == "nearby" and c.value[0] == "npa")
+    }  # where to look: the provider searches where asked, not at random
     places = [
         (loc, a)
         for loc in _LOCALITIES
         if not countries or loc.country in countries
         for a in loc.area_codes
+        if not areas or a in areas
     ]
     match = compile_filter(conditions, _near)
     found: list[dict[str, Any]] = []
