@@ -1,8 +1,9 @@
-"""Evaluating a filter locally, with the server's semantics (used by tests and the fake server).
+"""Evaluating a filter locally, with the server's semantics: ``Filter.matches`` (public API).
+The fake server does not use it: ``testing/filtering.py`` is its own, independent evaluator.
 
 Decisions (where sections 6.1, 6.2 and 11 leave things open):
 
-- ``matches`` (local evaluation, used by tests and the fake server): eq/ne/like are
+- ``matches`` (local evaluation): eq/ne/like are
   case-sensitive; ``like`` is SQL LIKE over the whole value (``%`` any run, ``_`` one
   character, no escape); ``bit m`` holds when every bit of ``m`` is set; a field that is None
   (absent or null) matches no condition, not even ``ne``. ``npa``/``npa_nxx`` are digits 2-4

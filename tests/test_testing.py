@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import math
+import operator
 import re
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,6 +22,7 @@ from carrierx_async._convert import decode_did, decode_dids, make_converter
 from carrierx_async._models import DID_FIELDS
 from carrierx_async.testing import (
     DEFAULT_CLASSIFICATION_SID,
+    EAGER_SIZE,
     EXTERNAL_CLASSIFICATION_SID,
     EXTERNAL_SID_PREFIX,
     NEARBY_KM,
@@ -38,7 +42,11 @@ from carrierx_async.testing import (
     Truncated,
     did_record,
 )
+from carrierx_async.testing.filtering import Rejected, compile_filter, parse
+from carrierx_async.testing.geography import _near
 from carrierx_async.testing.inventory import _generated
+
+TESTING = Path(__file__).resolve().parent.parent / "carrierx_async" / "testing"
 
 LIST = "/phonenumber/available_dids"
 ENVELOPE_KEYS = {"count", "has_more", "items", "limit", "offset", "pagination", "total"}
@@ -378,35 +386,78 @@ async def test_include_external_needs_offset_0(fake, session):
     assert_error(body, "offset")
 
 
-@pytest.mark.parametrize("text", [None, "state eq NY", "country_code ne USA"])
-async def test_include_external_needs_country_code_eq(fake, session, text):
+@pytest.mark.parametrize("text", [None, "state eq NY", "npa eq 518"])
+async def test_include_external_needs_a_country_code_condition(fake, session, text):
     params = {"include_external": "true"} | ({} if text is None else {"filter": text})
     status, body, _ = await call(session, fake.base_url + LIST, **params)
     assert status == 400
     assert_error(body, "filter")
 
 
-async def test_include_external_puts_internal_numbers_first(fake, session):
+def is_external(record: Record) -> bool:
+    return record["did_sid"].startswith(EXTERNAL_SID_PREFIX)
+
+
+@pytest.mark.parametrize("limit", [1, 5, 100, 1000])
+async def test_include_external_adds_up_to_10_after_the_internal_numbers(fake, session, limit):
+    # Reference 4.1: internal numbers first; when they cannot satisfy the request, at most
+    # 10 external ones follow: so a page holds up to limit + 10 records.
     text = "country_code eq USA and npa eq 518 and capabilities bit 4"
     internal = [
         r for r in fake.inventory if r["phonenumber"].startswith("1518") and r["capabilities"] & 4
     ]
-    assert 0 < len(internal) < 100
-    body = await page(session, fake, limit="1000", filter=text, include_external="true")
+    assert 5 < len(internal) < 100
+    body = await page(session, fake, limit=str(limit), filter=text, include_external="true")
     items = body["items"]
-    assert items[: len(internal)] == internal
-    external = items[len(internal) :]
-    assert len(external) == 10  # at most 10 external numbers per request
+    shown = internal[:limit]
+    assert items[: len(shown)] == shown
+    external = items[len(shown) :]
+    assert len(external) == (10 if len(internal) < limit else 0)
+    assert body["count"] == len(items)
     for record in external:
         assert record["classification_sid"] == EXTERNAL_CLASSIFICATION_SID
-        assert record["did_sid"].startswith(EXTERNAL_SID_PREFIX)
+        assert is_external(record)
         assert record["phonenumber"].startswith("1518")
         assert record["capabilities"] & 4
         assert set(record) == DID_FIELDS
     assert not {r["phonenumber"] for r in external} & {r["phonenumber"] for r in fake.inventory}
-    assert body["count"] == len(items)
-    again = await page(session, fake, limit="1000", filter=text, include_external="true")
+    again = await page(session, fake, limit=str(limit), filter=text, include_external="true")
     assert again["items"] == items
+
+
+async def test_include_external_pages_can_hold_more_than_limit(fake, session):
+    body = await page(
+        session, fake, limit="2", filter="country_code eq GBR and npa_nxx eq 000000",
+        include_external="true",
+    )  # fmt: skip
+    # No internal GBR number has a NANP exchange, and external GBR ones neither: none match.
+    assert body["items"] == []
+    body = await page(
+        session, fake, limit="3", filter="country_code eq USA and price gt 2 and state eq FL",
+        include_external="true",
+    )  # fmt: skip
+    internal = [
+        r
+        for r in fake.inventory
+        if r["country_code"] == "USA" and Decimal(r["price"]) > 2 and r["state"] == "FL"
+    ]
+    assert len(internal) >= 3  # internal numbers suffice: no external ones
+    assert not any(map(is_external, body["items"]))
+    body = await page(
+        session, fake, limit="2", filter="country_code eq USA and locality eq ALBANY and "
+        "capabilities eq 31 and price ge 2.5", include_external="true",
+    )  # fmt: skip
+    assert body["count"] == len(body["items"]) > 2
+    assert all(r["locality"] == "ALBANY" and r["capabilities"] == 31 for r in body["items"])
+    # A rare combination still finds 10 external numbers where it asks (the area code).
+    text = "country_code eq USA and npa eq 303 and capabilities eq 31"
+    internal = [
+        r for r in fake.inventory if r["phonenumber"][:4] == "1303" and r["capabilities"] == 31
+    ]
+    assert 0 < len(internal) < 10
+    body = await page(session, fake, limit="10", filter=text, include_external="true")
+    assert body["items"][: len(internal)] == internal
+    assert body["count"] == len(internal) + 10 > 10
 
 
 async def test_include_external_is_not_needed_when_internal_suffices(fake, session):
@@ -424,6 +475,15 @@ async def test_include_external_unknown_country_gives_no_external(fake, session)
         session, fake, limit="5", filter="country_code eq FRA", include_external="true"
     )
     assert (body["items"], body["has_more"]) == ([], False)
+
+
+async def test_include_external_with_any_country_code_condition(fake, session):
+    body = await page(
+        session, fake, limit="1", filter="country_code ne USA and npa eq 212",
+        include_external="true",
+    )  # fmt: skip
+    # Only NANP numbers have an npa and all of them are USA here: nothing can match.
+    assert body["items"] == []
 
 
 # -- faults --------------------------------------------------------------------------------
@@ -841,22 +901,24 @@ def test_did_record_unknown_field_is_a_type_error_naming_the_valid_ones():
 
 
 @pytest.mark.parametrize(
-    ("fields", "detail"),
+    ("fields", "field"),
     [
-        ({"state": 5}, "@ record.state"),
-        ({"price": "cheap"}, "@ record.price"),
-        ({"capabilities": True}, "@ record.capabilities"),
-        ({"phonenumber": 12125550100}, "@ record.phonenumber"),
-        ({"attributes": []}, "expected a mapping @ record.attributes"),
-        ({"transformations": [1]}, "@ record.transformations[0]"),
+        ({"state": 5}, "state"),
+        ({"price": "cheap"}, "price"),
+        ({"price": 0.6}, "price"),
+        ({"capabilities": True}, "capabilities"),
+        ({"capabilities": 32}, "capabilities"),
+        ({"active_capabilities": -1}, "active_capabilities"),
+        ({"phonenumber": 12125550100}, "phonenumber"),
+        ({"attributes": []}, "attributes"),
+        ({"transformations": [1]}, "transformations"),
+        ({"transformations": {}}, "transformations"),
     ],
 )
-def test_did_record_bad_values_fail_with_the_decoders_message(fields, detail):
-    with pytest.raises(
-        ValueError, match=r"^did_record\(\): DID object \(did_sid .*\) is not a valid DID: "
-    ) as info:
+def test_did_record_bad_values_fail_naming_the_field(fields, field):
+    with pytest.raises(ValueError, match=rf"^did_record\(\): {field} must be ") as info:
         did_record(**fields)
-    assert str(info.value).endswith(detail)
+    assert repr(fields[field]) in str(info.value)
 
 
 def test_did_record_values_must_be_json():
@@ -941,11 +1003,11 @@ async def test_close_while_a_slow_response_is_in_flight(session):
     fake = FakeCarrierX(size=20)
     await fake.start()
     fake.add_fault(SlowDrip(chunk_size=1, interval=0.05))
-    request = asyncio.ensure_future(page(session, fake))
-    await asyncio.sleep(0.2)
-    await fake.close()
-    with pytest.raises(aiohttp.ClientError):
-        await request
+    async with session.get(fake.base_url + LIST) as resp:  # the headers are in: in flight
+        assert resp.status == 200
+        await fake.close()
+        with pytest.raises(aiohttp.ClientError):
+            await resp.read()
 
 
 def test_fakes_share_a_built_inventory_but_not_changes_to_it():
@@ -966,3 +1028,291 @@ def test_fakes_share_a_built_inventory_but_not_changes_to_it():
     assert len(first.inventory) == 50
     assert list(FakeCarrierX(size=50, seed=11).inventory) == list(fresh.inventory)
     assert list(second.inventory) == list(fresh.inventory)
+
+
+# -- the fake's own filter language (reference 6.1, 6.2, 4.2, 4.4): hand-written tables ----
+
+NY = {
+    "did_sid": "a0000000-0000-4000-8000-000000000001",
+    "phonenumber": "15165550123",
+    "country_code": "USA",
+    "state": "NY",
+    "locality": "NEW YORK",
+    "lata": None,
+    "capabilities": 7,
+    "active_capabilities": 4,
+    "price": "0.6",
+    "attributes": {"tier": "gold", "n": 5, "ok": True, "gone": None, "deep": {"a": 1}},
+}
+UK = {
+    "did_sid": "a0000000-0000-4000-8000-000000000002",
+    "phonenumber": "442071234567",
+    "country_code": "GBR",
+    "state": None,
+    "locality": "LONDON",
+    "lata": "99",
+    "capabilities": 20,
+    "active_capabilities": 4,
+    "price": "10.5",
+    "attributes": {},
+}
+
+# (filter text, matches NY, matches UK)
+MATCHES = [
+    ("state eq NY", True, False),
+    ("state EQ NY", True, False),  # operators in any case
+    ("state eq ny", False, False),  # values are case-sensitive
+    ("state ne NY", False, False),  # a null state matches nothing, not even ne
+    ("state ne CA", True, False),
+    ("lata eq 99", False, True),
+    ("lata ne 99", False, False),
+    ('locality eq "NEW YORK"', True, False),
+    ("locality eq 'NEW YORK'", True, False),
+    ('locality like "NEW%"', True, False),
+    ('locality like "%YORK"', True, False),
+    ("locality like NEW_YORK", True, False),  # _ is one character
+    ("locality like YORK", False, False),  # like covers the whole value
+    ("locality like NE_YORK", False, False),
+    ("locality like %ON%", False, True),
+    ("locality like new%", False, False),
+    ("capabilities bit 4", True, True),
+    ("capabilities bit 5", True, False),  # every bit of the mask
+    ("capabilities bit 16", False, True),
+    ("capabilities eq 7", True, False),
+    ("capabilities gt 7", False, True),
+    ("active_capabilities le 4", True, True),
+    ("price lt 0.7", True, False),
+    ("price eq 0.60", True, False),  # prices compare as numbers...
+    ("price gt 9", False, True),  # ...not as text ("10.5" < "9")
+    ("price ge 10.5 and price le 10.5", False, True),
+    ("phonenumber gt 15165550122", True, True),
+    ("phonenumber gt 15165550123", False, True),
+    ("phonenumber ge 15165550123", True, True),
+    ("phonenumber lt 2", True, False),  # text compares by code point
+    ('phonenumber like "1516%"', True, False),
+    ("npa eq 516", True, False),
+    ("npa ne 516", False, False),  # not a NANP number: no npa at all
+    ("npa_nxx eq 516555", True, False),
+    ("npa like 5%", True, False),
+    ("phonenumber nearby npa:516", True, False),
+    ("phonenumber nearby npa:207", False, False),
+    ("phonenumber nearby zip:11550", True, False),  # Hempstead, 33 km from New York
+    ("phonenumber nearby zip:90001", False, False),
+    ("phonenumber nearby zip:99999", False, False),  # an unknown ZIP is nowhere
+    ("phonenumber nearby latlng:40.71,-74.0", True, False),
+    ("phonenumber nearby latlng:51.5,-0.12", False, True),
+    ("attributes.tier eq gold", True, False),
+    ("attributes.n eq 5", True, False),  # a number compares as its JSON text
+    ("attributes.ok eq true", True, False),
+    ("attributes.gone eq null", False, False),  # null and objects match nothing
+    ("attributes.deep ne x", False, False),
+    ("attributes.missing ne x", False, False),
+    ("state eq NY and capabilities bit 4 and price lt 1", True, False),
+    ("state eq NY and state eq CA", False, False),
+    ("state \t eq  NY   AND npa eq 516", True, False),  # any whitespace, and in any case
+    ("country_code eq GBR and locality eq LONDON", False, True),
+]
+
+
+@pytest.mark.parametrize(("text", "ny", "uk"), MATCHES, ids=[m[0] for m in MATCHES])
+def test_filter_evaluation_table(text, ny, uk):
+    match = compile_filter(parse(text), _near)
+    assert (match(NY), match(UK)) == (ny, uk)
+
+
+REJECTED = [
+    "state",
+    "state eq",
+    "state eq NY and",
+    "state eq NY or state eq CA",
+    "not state eq NY",
+    "(state eq NY)",
+    "state eq NY and (npa eq 516)",
+    "state eq NY npa eq 516",
+    '"state" eq NY',
+    "state 'eq' NY",
+    'state eq "NY"and npa eq 516',
+    'locality eq "NEW YORK',
+    "colour eq red",
+    "STATE eq NY",  # field names are exact
+    "state resembles NY",
+    "state bit 4",
+    "state nearby npa:516",
+    "capabilities eq seven",
+    "capabilities like 4",
+    "capabilities eq -1",
+    "price eq cheap",
+    "price like 0.%",
+    "price bit 1",
+    "npa eq 51",
+    "npa eq 5160",
+    "npa_nxx eq 516",
+    "phonenumber nearby npa:5160",
+    "phonenumber nearby city:NYC",
+    "phonenumber nearby latlng:91,0",
+    "phonenumber nearby latlng:40.7",
+    "phonenumber nearby zip:",
+    "attributes eq x",
+    "transformations eq x",
+    "attributes.a.b eq x",
+    "attributes. eq x",
+]
+
+
+@pytest.mark.parametrize("text", REJECTED)
+def test_filter_rejection_table(text):
+    with pytest.raises(Rejected):
+        parse(text)
+
+
+@pytest.mark.parametrize("text", REJECTED[::4])
+async def test_rejected_filters_get_400(fake, session, text):
+    status, body, _ = await call(session, fake.base_url + LIST, filter=text)
+    assert status == 400
+    assert_error(body, "filter")
+
+
+def private_imports(source: str) -> list[str]:
+    """What a module under carrierx_async/testing imports from the library's private parts."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                continue  # the testing package itself
+            base = node.module or "" if node.level == 0 else "carrierx_async"
+            if node.level > 1 and node.module:
+                base += "." + node.module
+            modules = [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "carrierx_async" and any(p.startswith("_") for p in parts[1:]):
+                found.append(module)
+    return found
+
+
+def test_the_fake_imports_nothing_private_from_the_library():
+    sources = {p.name: p.read_text() for p in TESTING.rglob("*.py")}
+    assert {"server.py", "filtering.py", "fields.py", "records.py"} <= set(sources)
+    assert {name: private_imports(text) for name, text in sources.items()} == {
+        name: [] for name in sources
+    }
+    # The check itself sees each way of reaching a private module.
+    assert private_imports("from .._filters import Filter") == ["carrierx_async._filters.Filter"]
+    assert private_imports("from .. import _models") == ["carrierx_async._models"]
+    assert private_imports("import carrierx_async._convert") == ["carrierx_async._convert"]
+    assert private_imports("from carrierx_async._errors import E") == ["carrierx_async._errors.E"]
+    assert private_imports("from carrierx_async import Client\nfrom .fields import x") == []
+
+
+# -- ordered pages and keyset seeks ----------------------------------------------------------
+
+
+def ordered_truth(records: list[Record], field: str, *, descending: bool) -> list[Record]:
+    """Nulls last ascending and first descending; ties in inventory order (a stable sort)."""
+    key = (lambda r: Decimal(r[field])) if field == "price" else (lambda r: r[field])
+    nulls = [r for r in records if r[field] is None]
+    values = sorted((r for r in records if r[field] is not None), key=key, reverse=descending)
+    return nulls + values if descending else values + nulls
+
+
+SEEK_RECORDS = [
+    did_record(phonenumber=p, state=s, price=c)
+    for p, s, c in [
+        ("15165550105", "NY", "1.5"),
+        ("15165550101", "CA", "0.6"),
+        (None, "NY", "10"),
+        ("15165550109", None, "2"),
+        ("15165550103", "CA", "0.6"),
+        ("15165550107", "NY", "9.5"),
+        ("15165550102", "CA", "1.5"),
+    ]
+]
+
+
+def where(field: str, op: str, value: str) -> Callable[[Record], bool]:
+    """A ground-truth test, in Python: nulls match nothing; price compares as a number."""
+    compare = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}[op]
+    if field == "price":
+        return lambda r: r[field] is not None and compare(Decimal(r[field]), Decimal(value))
+    return lambda r: r[field] is not None and compare(r[field], value)
+
+
+SEEKS = [
+    ("phonenumber", "gt", "15165550103"),
+    ("phonenumber", "ge", "15165550103"),
+    ("phonenumber", "gt", "15165550104"),  # just inserted
+    ("phonenumber", "gt", "15165550107"),  # just removed
+    ("phonenumber", "gt", "1"),
+    ("phonenumber", "gt", "2"),
+    ("phonenumber", "lt", "15165550105"),
+    ("phonenumber", "le", "15165550105"),
+    ("price", "gt", "1.5"),
+    ("price", "ge", "1.5"),
+    ("price", "le", "1.5"),
+    ("price", "lt", "0.6"),
+    ("state", "lt", "NY"),
+    ("state", "ge", "CA"),
+]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(("field", "op", "value"), SEEKS)
+async def test_ordered_pages_and_seeks_match_a_sorted_ground_truth(
+    session, field, op, value, descending
+):
+    order = f"{field} desc" if descending else field
+    async with FakeCarrierX(inventory=SEEK_RECORDS) as fake:
+        await page(session, fake, order=order)  # sorted once...
+        fake.remove(SEEK_RECORDS[5]["did_sid"])  # ...removed numbers drop out of it
+        fake.add(did_record(phonenumber="15165550104", state="CA", price="3"), at=1)  # re-sorted
+        truth = ordered_truth(list(fake.inventory), field, descending=descending)
+        for text, keep in [
+            (f"{field} {op} {value}", where(field, op, value)),
+            (f"state eq CA and {field} {op} {value}", lambda r: r["state"] == "CA"),
+        ]:
+            expected = [r for r in truth if keep(r) and where(field, op, value)(r)]
+            for limit in ("1000", "2"):
+                body = await page(session, fake, limit=limit, order=order, filter=text)
+                assert body["items"] == expected[: int(limit)], (text, limit)
+                assert body["has_more"] == (len(expected) > int(limit))
+
+
+async def test_a_keyset_walk_reads_every_match_once_in_order(session):
+    async with FakeCarrierX(size=EAGER_SIZE + 2000) as fake:  # generated on demand
+        expected = sorted(r["phonenumber"] for r in fake.inventory if r["state"] == "CA")
+        got: list[str] = []
+        text = "state eq CA"
+        while True:
+            body = await page(session, fake, limit="100", order="phonenumber", filter=text)
+            got += [r["phonenumber"] for r in body["items"]]
+            if not body["has_more"]:
+                break
+            text = f"state eq CA and phonenumber gt {got[-1]}"
+        assert got == expected
+
+
+@pytest.mark.parametrize(("order", "op"), [("phonenumber", "gt"), ("phonenumber desc", "lt")])
+async def test_a_seek_reads_only_the_records_of_its_page(session, order, op):
+    # A keyset seek bisects into the sorted inventory: the records it reads are the page's
+    # (and the one after it), not the ones before the key: a walk costs what its pages cost.
+    async with FakeCarrierX(size=3000) as fake:
+        middle = sorted(r["phonenumber"] for r in fake.inventory)[1500]
+        await page(session, fake, order=order)  # the sorted order is built once, here
+        reads = 0
+        wire = fake._inv.wire
+
+        def counting(i: int) -> Record:
+            nonlocal reads
+            reads += 1
+            return wire(i)
+
+        fake._inv.wire = counting  # type: ignore[method-assign]
+        body = await page(
+            session, fake, limit="10", order=order, filter=f"phonenumber {op} {middle}"
+        )
+        assert body["count"] == 10
+        assert reads <= 2 * 11

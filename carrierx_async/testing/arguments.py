@@ -1,27 +1,23 @@
 """Request-argument parsing for ``FakeCarrierX``: the query string, validated.
 ``_list_args`` turns ``limit``/``offset``/``order``/``filter``/``include_external`` into
-``_ListArgs`` (reference 4.1, 5.1, 6), ``_field_selector`` applies ``include_fields``/
-``exclude_fields`` (7) and ``_sort_key`` orders by a field; a bad argument raises
-``_BadRequest``, which the server answers with 400 and an ``_error_body`` (9.2).
+``_ListArgs`` (reference 4.1, 5.1, 6) and ``_kept_fields`` reads ``include_fields``/
+``exclude_fields`` (7); a bad argument raises ``_BadRequest``, which the server answers
+with 400 and an ``_error_body`` (9.2).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
-from .._errors import FilterError
-from .._filter_kinds import Condition
-from .._filter_parser import parse_filter
-from .._filters import Filter
-from .._models import DID_FIELDS, AvailableDid
+from .fields import FIELDS, ORDERABLE
+from .filtering import Condition, Rejected, parse
 
 _MAX_LIMIT: Final = 1000  # reference 5.1
 _DEFAULT_LIMIT: Final = 10
-_ORDERABLE: Final = DID_FIELDS - {"attributes", "transformations"}
 
 
 class _BadRequest(Exception):
@@ -43,7 +39,7 @@ class _ListArgs:
     offset: int
     order: str | None  # a field name, "shuffle" or None
     descending: bool
-    filter: Filter | None
+    filter: tuple[Condition, ...] | None
     external: bool
 
 
@@ -69,7 +65,7 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
         words = text.split()
         if words == ["shuffle"]:
             order = "shuffle"
-        elif len(words) in (1, 2) and words[0] in _ORDERABLE:
+        elif len(words) in (1, 2) and words[0] in ORDERABLE:
             order = words[0]
             direction = words[1].lower() if len(words) == 2 else "asc"
             if direction not in ("asc", "desc"):
@@ -80,8 +76,8 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
     flt = None
     if text := query.get("filter", "").strip():
         try:
-            flt = parse_filter(text)
-        except FilterError as exc:
+            flt = parse(text)
+        except Rejected as exc:
             raise _BadRequest("filter", str(exc)) from None
     external_text = query.get("include_external", "false").lower()
     if external_text not in ("true", "false"):
@@ -90,11 +86,8 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
     if external:  # reference 4.1
         if offset != 0:
             raise _BadRequest("offset", "offset must be 0 when include_external=true")
-        if flt is None or not any(
-            isinstance(c, Condition) and c.field == "country_code" and c.op == "eq"
-            for c in flt.conditions()
-        ):
-            raise _BadRequest("filter", "include_external=true needs a country_code eq filter")
+        if flt is None or not any(c.field == "country_code" for c in flt):
+            raise _BadRequest("filter", "include_external=true needs a country_code filter")
     return _ListArgs(
         limit=limit,
         offset=offset,
@@ -105,24 +98,16 @@ def _list_args(query: Mapping[str, str]) -> _ListArgs:
     )
 
 
-def _field_selector(query: Mapping[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Field filtering (reference 7): comma-separated names; both at once is an error."""
+def _kept_fields(query: Mapping[str, str]) -> frozenset[str] | None:
+    """Field filtering (reference 7): the fields to serve, None for all. Comma-separated
+    names; an unknown name, or both arguments at once, is a 400 (both undocumented)."""
     include, exclude = query.get("include_fields", ""), query.get("exclude_fields", "")
     if include.strip() and exclude.strip():
         raise _BadRequest("include_fields", "use include_fields or exclude_fields, not both")
     for name, text in (("include_fields", include), ("exclude_fields", exclude)):
         fields = {f.strip() for f in text.split(",") if f.strip()}
-        if unknown := sorted(fields - DID_FIELDS):
+        if unknown := sorted(fields - FIELDS.keys()):
             raise _BadRequest(name, f"unknown field {unknown[0]!r}")
         if fields:
-            keep = fields if name == "include_fields" else DID_FIELDS - fields
-            return lambda record: {k: v for k, v in record.items() if k in keep}
-    return lambda record: record
-
-
-def _sort_key(field: str) -> Callable[[tuple[int, AvailableDid]], tuple[Any, ...]]:
-    def key(item: tuple[int, AvailableDid]) -> tuple[Any, ...]:
-        value = getattr(item[1], field)
-        return (1,) if value is None else (0, value)
-
-    return key
+            return frozenset(fields if name == "include_fields" else FIELDS.keys() - fields)
+    return None

@@ -8,12 +8,10 @@ locality lies within ``NEARBY_KM`` (great-circle distance) of the point.
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import attrs
-
-from .._filter_kinds import Nearby
-from .._models import AvailableDid
 
 #: Radius of ``phonenumber nearby zip:``/``latlng:`` in kilometres (an assumption, 4.2).
 NEARBY_KM: Final = 50.0
@@ -69,13 +67,14 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-def _near(did: AvailableDid, where: Nearby) -> bool:
+def _near(record: Mapping[str, Any], kind: str, value: Any) -> bool:
     """The ``nearby`` predicate (4.2): npa = area code; zip/latlng = within NEARBY_KM."""
-    if where.kind == "npa":
-        number = did.phonenumber or ""
-        return len(number) == 11 and number.startswith("1") and number[1:4] == where.value
-    point = where.value if isinstance(where.value, tuple) else _ZIPS.get(where.value)
-    loc = _BY_PLACE.get((did.country_code or "", did.state, did.locality or ""))
+    number = record.get("phonenumber")
+    if kind == "npa":
+        return isinstance(number, str) and len(number) == 11 and number[:4] == "1" + value
+    point = value if kind == "latlng" else _ZIPS.get(value)
+    place = (record.get("country_code"), record.get("state"), record.get("locality"))
+    loc = _BY_PLACE.get(place)  # type: ignore[arg-type]
     if point is None or loc is None:
         return False
     return _distance_km(point, (loc.lat, loc.lng)) <= NEARBY_KM

@@ -3,6 +3,8 @@
 makes record ``i`` a pure function of ``(seed, i)``; ``_Inventory`` is what is still
 available (generated, eagerly up to ``EAGER_SIZE`` or on demand, or the caller's own
 records) minus what was removed, and ``_InventoryView`` is its read-only public face.
+``_Inventory.ordered`` is the inventory sorted by one field, kept until numbers are added,
+so an ordered page (and a keyset seek) need not sort everything per request.
 Records built by hand (``did_record``) live in ``records``.
 """
 
@@ -11,14 +13,13 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, overload
 
-from .._convert import decode_did
-from .._errors import ResponseDecodeError
-from .._models import AvailableDid
+from .fields import record_problem, value_of
 from .geography import _WEIGHTED, _Locality
 
 #: classification_sid of every internal number.
@@ -31,6 +32,7 @@ EXTERNAL_SID_PREFIX: Final = "e0000000-"
 MAX_SIZE: Final = 7_000_000
 #: Generated inventories up to this size are built and decoded at construction.
 EAGER_SIZE: Final = 10_000
+_RECENT_MAX: Final = 1 << 16  # records generated on demand and kept (a filtered walk rereads)
 
 _CAPS: Final = {"USA": (4, 5, 7, 7, 31, 4, 5, 0), "GBR": (4, 5, 4, 31)}
 _PRICES: Final = {
@@ -140,20 +142,34 @@ class _Generator:
 
 
 @functools.lru_cache(maxsize=8)
-def _generated(
-    seed: int, size: int
-) -> tuple[tuple[dict[str, Any], ...], tuple[AvailableDid, ...], dict[str, int]]:
-    """An eager generated inventory (wire dicts, decoded records, SID -> index), built once.
+def _generated(seed: int, size: int) -> tuple[tuple[dict[str, Any], ...], dict[str, int]]:
+    """An eager generated inventory (wire dicts, SID -> index), built once.
 
-    Test suites start many fakes with the same seed and size; building and decoding 3,000
-    records takes tens of milliseconds, so each (seed, size) is built once per process.
-    Callers copy the wire dicts (users may change theirs) and never change the rest.
-    Generated records have empty ``attributes`` and ``transformations``.
+    Test suites start many fakes with the same seed and size; building 3,000 records takes
+    tens of milliseconds, so each (seed, size) is built once per process. Callers copy the
+    wire dicts (users may change theirs) and never change the rest. Generated records have
+    empty ``attributes`` and ``transformations``.
     """
     gen = _Generator(seed)
     wire = tuple(gen.record(i) for i in range(size))
-    dids = tuple(decode_did(r, index=i) for i, r in enumerate(wire))
-    return wire, dids, {d.did_sid: i for i, d in enumerate(dids) if d.did_sid}
+    return wire, {r["did_sid"]: i for i, r in enumerate(wire)}
+
+
+def _checked(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ``records``, each a DID object the fake can serve (else ValueError)."""
+    out = []
+    for i, record in enumerate(records):
+        if (why := record_problem(record)) is not None:
+            raise ValueError(f"record {i} is not a DID object: {why}")
+        out.append(dict(record))
+    return out
+
+
+def _sids(wire: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    sids = {r.get("did_sid"): i for i, r in enumerate(wire)}
+    if None in sids or len(sids) != len(wire):
+        raise ValueError("inventory did_sid values must be present and unique")
+    return sids  # type: ignore[return-value]  # None was ruled out
 
 
 class _Inventory:
@@ -163,16 +179,16 @@ class _Inventory:
         self.seed = seed
         self._gen: _Generator | None = None
         self._wire: list[dict[str, Any]] | None = None
-        self._dids: list[AvailableDid] | None = None
         self._sids: dict[str, int] = {}
         if explicit is not None:
-            self._wire = [dict(r) for r in explicit]
+            self._wire = _checked(explicit)
+            self._sids = _sids(self._wire)
         else:
             if not 0 <= size <= MAX_SIZE:
                 raise ValueError(f"size must be between 0 and {MAX_SIZE}")
             self._gen = _Generator(seed)
             if size <= EAGER_SIZE:
-                wire, dids, sids = _generated(seed, size)
+                wire, sids = _generated(seed, size)
                 # Copies down to the containers: one fake's changes (a user's edits, inserts)
                 # never reach another fake or the cache.
                 self._wire = [
@@ -183,31 +199,25 @@ class _Inventory:
                     )
                     for r in wire
                 ]
-                self._dids, self._sids = list(dids), dict(sids)
-        if self._wire is not None and self._dids is None:
-            try:
-                self._dids = [decode_did(r, index=i) for i, r in enumerate(self._wire)]
-            except ResponseDecodeError as exc:
-                raise ValueError(f"inventory record is not a DID object: {exc}") from exc
-            self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
-            if len(self._sids) != len(self._wire):
-                raise ValueError("inventory did_sid values must be present and unique")
+                self._sids = dict(sids)
         self.size = size if self._wire is None else len(self._wire)
         self._removed: list[int] = []  # sorted
         self._removed_set: set[int] = set()
         self._shuffled: list[int] | None = None
         self._numbers: set[str] | None = None
+        self._recent: dict[int, dict[str, Any]] = {}  # generated on demand, kept a while
+        # field -> (keys ascending, base indices ascending, base indices descending)
+        self._ordered: dict[str, tuple[list[tuple[Any, ...]], list[int], list[int]]] = {}
 
     def wire(self, i: int) -> dict[str, Any]:
         if self._wire is not None:
             return self._wire[i]
-        assert self._gen is not None
-        return self._gen.record(i)
-
-    def did(self, i: int) -> AvailableDid:
-        if self._dids is not None:
-            return self._dids[i]
-        return decode_did(self.wire(i), index=i)
+        if (record := self._recent.get(i)) is None:
+            if len(self._recent) >= _RECENT_MAX:
+                self._recent.clear()
+            assert self._gen is not None
+            record = self._recent[i] = self._gen.record(i)
+        return record
 
     def find(self, did_sid: str) -> int | None:
         """The index of an available record with this SID."""
@@ -223,51 +233,66 @@ class _Inventory:
         """Hold the available records as one list (so numbers can be inserted anywhere)."""
         if self._gen is None and not self._removed:
             return
-        order = list(self.indices(shuffle=False))
-        wire = [self.wire(i) for i in order]
-        self._dids = [self.did(i) for i in order]
-        self._wire = wire
-        self._gen = None
+        wire = [self.wire(i) for i in self.indices(shuffle=False)]
+        self._wire, self._gen = wire, None
         self._removed, self._removed_set, self._shuffled = [], set(), None
-        self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
-        self.size = len(self._wire)
+        self._sids = {r["did_sid"]: i for i, r in enumerate(wire)}
+        self.size = len(wire)
+        self._ordered.clear()  # base indices changed
 
     def insert(self, placed: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         """Put each record before the k-th available one (at the end if k is past it);
         every k counts positions before any of these inserts."""
         self.materialize()
-        assert self._wire is not None and self._dids is not None
-        wire = [dict(r) for _, r in placed]
-        try:
-            dids = [decode_did(r, index=i) for i, r in enumerate(wire)]
-        except ResponseDecodeError as exc:
-            raise ValueError(f"record is not a DID object: {exc}") from exc
-        sids = [d.did_sid for d in dids]
+        assert self._wire is not None
+        wire = _checked(r for _, r in placed)
+        sids = [r.get("did_sid") for r in wire]
         if None in sids or len(set(sids)) != len(sids) or not self._sids.keys().isdisjoint(sids):
             raise ValueError("added records need a did_sid not already in the inventory")
         size = len(self._wire)
         order = sorted(range(len(wire)), key=lambda j: max(0, min(placed[j][0], size)))
         for j in reversed(order):  # from the back: earlier positions stay valid
-            k = max(0, min(placed[j][0], size))
-            self._wire.insert(k, wire[j])
-            self._dids.insert(k, dids[j])
-        self._sids = {d.did_sid: i for i, d in enumerate(self._dids) if d.did_sid}
+            self._wire.insert(max(0, min(placed[j][0], size)), wire[j])
+        self._sids = {r["did_sid"]: i for i, r in enumerate(self._wire)}
         self.size = len(self._wire)
+        self._ordered.clear()
         if self._numbers is not None:
-            self._numbers.update(d.phonenumber for d in dids if d.phonenumber)
+            self._numbers.update(p for r in wire if isinstance(p := r.get("phonenumber"), str))
 
     def numbers(self) -> set[str]:
         """Every phonenumber the inventory holds or held (the live set)."""
         if self._numbers is None:
             self.materialize()
-            assert self._dids is not None
-            self._numbers = {d.phonenumber for d in self._dids if d.phonenumber}
+            assert self._wire is not None
+            self._numbers = {p for r in self._wire if isinstance(p := r.get("phonenumber"), str)}
         return self._numbers
 
     def remove(self, i: int) -> None:
         if i not in self._removed_set:
             self._removed_set.add(i)
             bisect.insort(self._removed, i)
+
+    def available(self, i: int) -> bool:
+        return i not in self._removed_set
+
+    def ordered(self, field: str, *, descending: bool) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """Every base index (removed ones too: callers skip them) sorted by ``field``: nulls
+        last ascending and first descending, ties in inventory order; and the keys of the
+        ascending order, ``(0, value)`` or ``(1,)`` for null, for bisecting. Kept until
+        numbers are added (removing one does not move the others)."""
+        if field not in self._ordered:
+            get = value_of(field)
+            keyed = sorted(
+                ((0, v) if (v := get(self.wire(i))) is not None else (1,), i)
+                for i in range(self.size)
+            )
+            keys = [k for k, _ in keyed]
+            up = [i for _, i in keyed]
+            groups = [list(g) for _, g in itertools.groupby(keyed, key=lambda e: e[0])]
+            down = [i for g in reversed(groups) for _, i in g]
+            self._ordered[field] = keys, up, down
+        keys, up, down = self._ordered[field]
+        return keys, down if descending else up
 
     def __len__(self) -> int:
         return self.size - len(self._removed)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import json
 from typing import Any, Final
 
-from .._convert import decode_did
-from .._errors import ResponseDecodeError
-from .._models import DID_FIELDS
+from .fields import FIELDS, record_problem
 from .inventory import _OCNS, DEFAULT_CLASSIFICATION_SID
 
 __all__ = ["did_record"]
@@ -39,18 +36,20 @@ def did_record(**fields: Any) -> dict[str, Any]:
     are derived from ``phonenumber`` and ``capabilities`` unless given.
 
     Raises TypeError for an unknown field (naming the valid ones) and ValueError for a
-    value the library's decoder rejects (its own message) or that JSON cannot carry.
+    value of the wrong type for its field (as the API reference's DID object has them:
+    text or null; a capability bitmask 0..31; a price as decimal text; ``attributes`` an
+    object; ``transformations`` a list of objects) or one JSON cannot carry.
     """
-    if unknown := sorted(set(fields) - DID_FIELDS):
+    if unknown := sorted(set(fields) - FIELDS.keys()):
         hints = [
             f"{name!r} (did you mean {close[0]!r}?)"
-            if (close := difflib.get_close_matches(name, DID_FIELDS, n=1))
+            if (close := difflib.get_close_matches(name, FIELDS, n=1))
             else repr(name)
             for name in unknown
         ]
         raise TypeError(
             f"did_record() got unknown field {', '.join(hints)}; "
-            f"valid fields: {', '.join(sorted(DID_FIELDS))}"
+            f"valid fields: {', '.join(sorted(FIELDS))}"
         )
     n = next(_BUILT)
     number = f"1212{200 + n // 10_000 % 800:03d}{n % 10_000:04d}"
@@ -93,15 +92,8 @@ def did_record(**fields: Any) -> dict[str, Any]:
     if "active_capabilities" not in fields and type(caps) is not bool:
         if caps is None:
             record["active_capabilities"] = None
-        elif isinstance(caps, int):  # a bad type is left for decode_did to name
+        elif isinstance(caps, int):  # a bad type is left for record_problem to name
             record["active_capabilities"] = 4 if caps & 4 else 0  # messaging disabled (8.1)
-    try:
-        decode_did(record)
-    except ResponseDecodeError as exc:
-        detail = str(exc).removeprefix(f"HTTP {exc.status}: ")
-        raise ValueError(f"did_record(): {detail}") from None
-    try:
-        json.dumps(record, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"did_record(): the record is not JSON: {exc}") from None
+    if (why := record_problem(record)) is not None:
+        raise ValueError(f"did_record(): {why}")
     return record

@@ -9,12 +9,10 @@ package docstring lists what is simulated and what is assumed.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import json
 import socket
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final, Self
 
@@ -22,11 +20,7 @@ import attrs
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from .._convert import decode_did
-from .._filter_kinds import Condition
-from .._filters import Filter
-from .._models import AvailableDid
-from .arguments import _BadRequest, _error_body, _field_selector, _list_args, _ListArgs, _sort_key
+from .arguments import _BadRequest, _error_body, _kept_fields, _list_args, _ListArgs
 from .churn import apply_churn
 from .faults import (
     Churn,
@@ -44,18 +38,11 @@ from .faults import (
     Stuck,
     Truncated,
 )
-from .geography import _LOCALITIES, _near
-from .inventory import (
-    EXTERNAL_SID_PREFIX,
-    _digest,
-    _Inventory,
-    _InventoryView,
-    _record,
-)
+from .fields import shape
+from .inventory import _Inventory, _InventoryView
+from .selection import EXTERNAL_MAX, external, select
 
 _BASE_PATH: Final = "/core/v2"
-_EXTERNAL_MAX: Final = 10  # reference 4.1
-_EXTERNAL_TRIES: Final = 3000
 
 
 @attrs.frozen(kw_only=True)
@@ -204,7 +191,7 @@ class FakeCarrierX:
             if not authorized:
                 return self._unauthorized()
             args = _list_args(request.query)
-            select = _field_selector(request.query)
+            keep = _kept_fields(request.query)
         except _BadRequest as exc:
             return self._bad_request(exc)
         if isinstance(fault, Stuck):
@@ -224,7 +211,7 @@ class FakeCarrierX:
         envelope = {
             "count": count,
             "has_more": has_more,
-            "items": [select(r) for r in items],
+            "items": [shape(r, keep) for r in items],
             "limit": args.limit,
             "offset": args.offset,
             "pagination": pagination,
@@ -240,7 +227,7 @@ class FakeCarrierX:
         self._added = apply_churn(
             self._inv,
             fault,
-            served=lambda: self._select(attrs.evolve(args, offset=0, limit=stop))[0],
+            served=lambda: select(self._inv, attrs.evolve(args, offset=0, limit=stop))[0],
             request_no=len(self.requests),
             added=self._added,
         )
@@ -260,14 +247,15 @@ class FakeCarrierX:
         try:
             if not authorized:
                 return self._unauthorized()
-            select = _field_selector(request.query)
+            keep = _kept_fields(request.query)
         except _BadRequest as exc:
             return self._bad_request(exc)
         i = self._inv.find(request.match_info["did_sid"])
         if i is None:
             body = _error_body("not found", "did_sid", "Cannot find item by SID")
             return await self._send(request, fault, 404, body)
-        return await self._send(request, fault, 200, json.dumps(select(self._inv.wire(i))).encode())
+        body = json.dumps(shape(self._inv.wire(i), keep)).encode()
+        return await self._send(request, fault, 200, body)
 
     async def _handle_unknown(self, request: web.Request) -> web.StreamResponse:
         fault, _ = await self._begin(request)
@@ -337,59 +325,13 @@ class FakeCarrierX:
         return response  # aiohttp's write_eof then fails quietly: the transport is gone
 
     def _page(self, args: _ListArgs) -> tuple[list[dict[str, Any]], bool]:
-        """The page's wire dicts and has_more, with external numbers if asked (4.1)."""
-        indices, has_more = self._select(args)
+        """The page's wire dicts and has_more. With include_external=true (4.1), when the
+        internal matches fall short of ``limit``, up to 10 external numbers follow them:
+        the page can hold more than ``limit`` records."""
+        indices, has_more = select(self._inv, args)
         items = [self._inv.wire(i) for i in indices]
         if args.external and args.filter is not None and len(items) < args.limit:
-            external = self._external(args.filter, min(args.limit - len(items), _EXTERNAL_MAX))
-            items += external
-            has_more = has_more or bool(external)
+            extra = external(self.seed, args.filter, EXTERNAL_MAX)
+            items += extra
+            has_more = has_more or bool(extra)
         return items, has_more
-
-    def _select(self, args: _ListArgs) -> tuple[list[int], bool]:
-        """Base indices of the page at args.offset, and whether more follow."""
-        start, stop = args.offset, args.offset + args.limit
-        inv = self._inv
-        if args.filter is None and args.order is None:
-            end = min(stop, len(inv))
-            return [inv.nth(k) for k in range(start, end)], stop < len(inv)
-        flt = args.filter
-        candidates: Iterator[tuple[int, AvailableDid]] = (
-            (i, inv.did(i)) for i in inv.indices(shuffle=args.order == "shuffle")
-        )
-        if flt is not None:
-            candidates = (c for c in candidates if flt.matches(c[1], near=_near))
-        if args.order is None or args.order == "shuffle":
-            picked = list(itertools.islice(candidates, stop + 1))
-        elif args.descending:
-            picked = heapq.nlargest(stop + 1, candidates, key=_sort_key(args.order))
-        else:
-            picked = heapq.nsmallest(stop + 1, candidates, key=_sort_key(args.order))
-        return [i for i, _ in picked[start:stop]], len(picked) > stop
-
-    def _external(self, flt: Filter, need: int) -> list[dict[str, Any]]:
-        """Deterministic external-provider numbers that match ``flt``, best effort."""
-        countries = {
-            str(c.value)
-            for c in flt.conditions()
-            if isinstance(c, Condition) and c.field == "country_code"
-        }
-        places = [
-            (loc, a) for loc in _LOCALITIES if loc.country in countries for a in loc.area_codes
-        ]
-        found: list[dict[str, Any]] = []
-        if not places:
-            return found
-        for j in range(_EXTERNAL_TRIES):
-            d = _digest(self.seed, "external", flt, j)
-            loc, area = places[d % len(places)]
-            d //= len(places)
-            sid = f"{EXTERNAL_SID_PREFIX}0000-4000-8000-{d & 0xFFFFFFFFFFFF:012x}"
-            record = _record(
-                did_sid=sid, loc=loc, area=area, serial=d >> 48, draw=d >> 96, external=True
-            )
-            if flt.matches(decode_did(record), near=_near):
-                found.append(record)
-                if len(found) == need:
-                    break
-        return found
