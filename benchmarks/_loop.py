@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from carrierx_async import Client, _checked_json
+from carrierx_async import Client, _body
 
 from ._harness import Row, count, interleave
 from ._payload import page_body
@@ -85,7 +85,7 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
     clock = time.thread_time
     started: list[float] = [0.0]
     loads = orjson.loads
-    checked = _checked_json._decode
+    checked = _body.parse
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -94,10 +94,10 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
             holds.collections.append((started[0], clock(), info["generation"]))
 
     def timed(parse: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any) -> Any:
+        def run(*args: Any, **options: Any) -> Any:
             start = clock()
             try:
-                return parse(*args)
+                return parse(*args, **options)
             finally:
                 if len(args[-1]) > 100_000:  # a page of records, not an error body
                     holds.parses.append((start, clock()))
@@ -120,14 +120,14 @@ async def _held(consume: Callable[[], AsyncIterator[Any]]) -> Holds:
     await asyncio.sleep(0)
     gc.callbacks.append(on_gc)
     # Every parse of a page or piece: the raw loop and .dicts() call orjson.loads, typed
-    # records msgspec through _checked_json._decode.
+    # records and .dicts() msgspec through _body.parse.
     orjson.loads = timed(loads)
-    _checked_json._decode = timed(checked)
+    _body.parse = timed(checked)  # type: ignore[assignment]
     try:
         holds.records = await count(consume())
     finally:
         orjson.loads = loads
-        _checked_json._decode = checked
+        _body.parse = checked  # type: ignore[assignment]
         gc.callbacks.remove(on_gc)
         ticker.cancel()
     # Garbage that reached the old generation stays there until a full collection: the
@@ -293,7 +293,7 @@ def tracked_per_record() -> list[Row]:
         return (after - before) / PAGE
 
     dicts = alive(lambda: orjson.loads(body))
-    waiting = alive(lambda: _convert.decode_fields(orjson.loads(body)["items"]))
+    waiting = alive(lambda: _convert.complete(_convert.parse(body, typed=True)["items"]))
     kept = alive(lambda: _convert.decode_page(body))
     print(
         f"  GC-tracked objects per record: orjson's dicts {dicts:.2f}, a page waiting in a "
