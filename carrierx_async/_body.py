@@ -1,11 +1,8 @@
 """A response body into JSON without holding the event loop long: the parse the shell awaits.
 
-A big list body is parsed as the pieces ``_convert.slices`` cuts, a loop turn between
-them, and joined back; a body the cut cannot vouch for, or a piece refused, is parsed
-whole instead, and a body the fast decoder refuses is explained (``_convert.explain``): its
-precise error, or the page plain JSON accepts. Shell: it awaits loop turns; the parsing
-itself is the pure ``_convert``.
-"""
+A big list body is parsed in the pieces ``_convert.slices`` cuts, a loop turn between them;
+else whole; a body the fast decoder refuses is explained (its precise error). Shell: the
+parsing itself is the pure ``_convert``."""
 
 from __future__ import annotations
 

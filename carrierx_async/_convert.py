@@ -1,21 +1,14 @@
 """Decoding: JSON bytes -> list envelopes and records, every decoder derived from the model.
 
-The wire schema is ``AvailableDid``'s annotations (``_models.DID_TYPES``): one msgspec
-TypedDict of those types checks and types a page's records as it parses (typed mode), and
-the same TypedDict checks one record (``decode_did``). ``.dicts()`` parses records as
-plain objects, values as sent. Both modes check the envelope and that every item is an
-object. A body the fast decoder refuses is parsed again as plain JSON and checked record
-by record (``explain``): that names the record (``did_sid``) and the field, and accepts
-what plain JSON allows the fast decoder's single pass to refuse (a key sent twice: the
-last value counts).
-
-Limits, the same on every Python: documents nest at most ``MAX_DEPTH`` levels; a page
-holds at most one JSON object or array per ``BYTES_PER_CONTAINER`` bytes of body (memory
-stays within about ten times the body). A big body is cut into pieces at record
-boundaries (``slices``) so the shell can parse them with loop turns between; a body over
-``WHOLE_MAX`` that cannot be cut is refused rather than parsed in one long hold.
-
-Pure: bytes in, JSON values and records out.
+The wire schema is ``AvailableDid``'s annotations (``_models.DID_TYPES``): msgspec parses
+a typed page into them (prices and bitmasks as text and bounded ints, converted by table:
+msgspec's Decimal and IntFlag decoding costs more than the parse), ``msgspec.convert`` of
+the same types checks one record. ``.dicts()`` keeps values as sent; both modes check the
+envelope and that items are objects. A body the fast decoder refuses is parsed as plain
+JSON and checked record by record (``explain``): errors name the record and the field.
+Limits, the same on every Python: ``MAX_DEPTH`` levels of nesting; one object or array
+per ``BYTES_PER_CONTAINER`` bytes; a body over ``WHOLE_MAX`` not cut into pieces at record
+boundaries (``slices``) is refused rather than parsed in one long hold. Pure.
 """
 
 from __future__ import annotations
@@ -25,14 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import setitem
+from operator import itemgetter, setitem
 from types import GenericAlias
 from typing import Any, Final, Required, TypedDict, cast
 
 import msgspec
 
 from ._errors import ResponseDecodeError
-from ._models import DID_FIELDS, DID_TYPES, AvailableDid, Page
+from ._models import DID_FIELDS, DID_TYPES, AvailableDid, Capability, Page
 
 __all__ = ["decode_did", "decode_dids", "decode_envelope", "decode_json", "decode_page"]
 
@@ -46,15 +39,32 @@ SLICE_BYTES: Final = 128 * 1024
 #: The biggest body parsed in one piece when it cannot be cut.
 WHOLE_MAX: Final = 2 * 1024 * 1024
 
-# The functional TypedDict form with computed fields (mypy reads only literal ones).
 _typed_dict: Final = cast("Callable[..., Any]", TypedDict)
 RECORD: Final = _typed_dict("DidRecord", DID_TYPES, total=False)
-#: The fields whose values can nest (objects or arrays).
-_NESTED: Final = [
-    name
-    for name, kind in DID_TYPES.items()
-    if {dict, list} & {getattr(arg, "__origin__", arg) for arg in kind.__args__}
-]
+
+
+class _Prices(dict[Any, Decimal | None]):
+    """Price text -> finite Decimal, each distinct string parsed once (a Decimal is itself)."""
+
+    def __missing__(self, text: Any) -> Decimal:
+        price = text if isinstance(text, Decimal) else Decimal(text)  # text: msgspec's str
+        if not price.is_finite():
+            raise ValueError(text)
+        if len(self) < 4096 and type(text) is str:
+            self[text] = price
+        return price
+
+
+#: Types msgspec decodes slowly, parsed on the wire as cheaper ones and converted by a
+#: table afterwards: (wire type, the table).
+_BITS: Final[dict[Any, Capability | None]] = {None: None, **{v: Capability(v) for v in range(32)}}
+_CHEAPER: Final[dict[Any, Any]] = {Decimal: (str, _Prices({None: None})), Capability: (int, _BITS)}
+_KIND: Final = {n: t.__args__[0] for n, t in DID_TYPES.items()}  # each type is "X | None"
+_CONVERT: Final = [(n, _CHEAPER[k][1]) for n, k in _KIND.items() if k in _CHEAPER]
+_WIRE: Final = _typed_dict(
+    "DidWire", {n: _CHEAPER.get(k, (k,))[0] | None for n, k in _KIND.items()}, total=False
+)
+_NESTED: Final = [n for n, k in _KIND.items() if getattr(k, "__origin__", k) in (dict, list)]
 
 
 def _envelope(item: Any) -> Any:
@@ -66,15 +76,14 @@ def _envelope(item: Any) -> Any:
 #: (typed, whole body) -> the decoder of a body or of a run of records cut from one.
 DECODERS: Final = {
     (typed, whole): msgspec.json.Decoder(_envelope(item) if whole else GenericAlias(list, item))
-    for typed, item in ((True, RECORD), (False, dict[str, Any]))
+    for typed, item in ((True, _WIRE), (False, dict[str, Any]))
     for whole in (True, False)
 }
 _PLAIN: Final = msgspec.json.Decoder()
 _CONTAINERS: Final = frozenset({dict, list})
 
 
-def excerpt(body: bytes, limit: int = _EXCERPT) -> str:
-    """The start of a body as text, for error messages."""
+def excerpt(body: bytes, limit: int = _EXCERPT) -> str:  # the start of a body as text
     return body[:limit].decode("utf-8", "replace")
 
 
@@ -110,14 +119,19 @@ def check_page(items: list[Any], size: int, *, typed: bool) -> str | None:
     """Why parsed records break a limit (nesting, objects per byte, a price that is not a
     finite number), or None. Walks only the values that can nest."""
     if typed:
-        prices: Any = filter(None, map(_get, items, repeat("price")))  # NaN is truthy
-        if not all(map(Decimal.is_finite, prices)):
-            return "a price is not a finite number"
-        level = [v for n in _NESTED for v in filter(None, map(_get, items, repeat(n)))]
+        full = set(map(len, items)) <= {_FULL}
+        for name, table in _CONVERT:  # typed values, by table (taking over the dicts)
+            have = items if full else [r for r in items if name in r]
+            try:
+                column = list(map(table.__getitem__, map(itemgetter(name), have)))
+            except (KeyError, ValueError, ArithmeticError):
+                return f"{name}: not a value of its type"
+            deque(map(setitem, have, repeat(name), column), 0)
+        level = [v for n in _NESTED for v in filter(None, map(dict.get, items, repeat(n)))]
     else:
         values = list(chain.from_iterable(map(dict.values, items)))
         level = list(compress(values, map(_CONTAINERS.__contains__, map(type, values))))
-    depth, budget = 4, size // BYTES_PER_CONTAINER + _SPARE - len(items)
+    depth, budget = 4, size // BYTES_PER_CONTAINER + 4096 - len(items)  # 4096: a short body's
     while level:
         budget -= len(level)
         if budget < 0:
@@ -134,8 +148,7 @@ def check_page(items: list[Any], size: int, *, typed: bool) -> str | None:
     return None
 
 
-_get: Final = dict.get
-_SPARE: Final = 4096  # containers any body may hold, however short
+_FULL: Final = len(DID_FIELDS)
 
 
 def _describe(exc: Exception) -> str:
@@ -190,7 +203,7 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
     items = obj.get("items")
     if not isinstance(items, list):
         raise _error("the list envelope has no 'items' array", status)
-    if not _DICT.issuperset(map(type, items)):
+    if not {dict}.issuperset(map(type, items)):
         index = next(i for i, item in enumerate(items) if type(item) is not dict)
         raise _error(f"items[{index}] is not a JSON object", status)
     has_more = obj.get("has_more", False)
@@ -213,10 +226,6 @@ def decode_envelope(obj: Any, *, status: int = 200) -> tuple[list[Any], Page[Any
         next_url=next_url if isinstance(next_url, str) else None,
     )
     return items, page
-
-
-_DICT: Final = frozenset({dict})
-_FULL: Final = len(DID_FIELDS)
 
 
 def complete(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -268,12 +277,10 @@ _SEPARATOR: Final = re.compile(rb"\}\s*,\s*\{")
 
 
 def slices(body: bytes, size: int = SLICE_BYTES) -> list[bytes] | None:
-    """The documents to parse in turn (the envelope with ``items: []`` first, then one
-    ``[run]`` of records each), or None: parse it whole. Whatever parser reads them, the
-    joined result is the body's own whenever every piece parses: ``"items": [`` is the
-    only ``{`` and ``[`` before the records, so it opens the top-level array; a run cut at a
-    ``}, {`` inside a string or a nested array is left open and does not parse; the body's
-    last ``]`` closes the array, and ``join`` checks the envelope's ``items`` is still []."""
+    """The envelope (``items: []``), then ``[run]``s of records, or None. Whatever parses
+    them, they join to the body's JSON when all parse: ``"items": [`` is the only ``{``/``[``
+    before the records; a run cut inside a string or nested array does not parse; the last
+    ``]`` closes the array, and ``join`` checks the envelope's ``items`` is still []."""
     if len(body) < 2 * size:
         return None
     key = body.find(b'"items"')
