@@ -129,7 +129,7 @@ def check_page(items: list[Any], size: int, *, typed: bool) -> str | None:
             deque(map(setitem, have, repeat(name), column), 0)
         level = [v for n in _NESTED for v in filter(None, map(dict.get, items, repeat(n)))]
     else:
-        values = list(chain.from_iterable(map(dict.values, items)))
+        values = list(filter(None, chain.from_iterable(map(dict.values, items))))
         level = list(compress(values, map(_CONTAINERS.__contains__, map(type, values))))
     depth, budget = 4, size // BYTES_PER_CONTAINER + 4096 - len(items)  # 4096: a short body's
     while level:
