@@ -267,7 +267,9 @@ class Client:
             else [query]
         )
         return AvailableDidStream(
-            self,
+            self._transport,
+            self._list_url,
+            self._feeds,
             queries,
             prefetch=self._prefetch if prefetch is None else prefetch,
             timeouts=timeouts,

@@ -5,8 +5,8 @@ fetches up to ``prefetch`` pages ahead in producer tasks, merges the alternative
 de-duplicates across them. It counts what it did in one ``StreamStats`` and logs a
 WARNING once per stream when a walk reports a slip it could not heal. After the transport
 has parsed a big page (in pieces) it lets the event loop turn before the walk takes it;
-a typed stream's pages are parsed by ``parse_checked``, whose records need no second
-check of their wire types (``_checked_json``).
+a typed stream's pages are parsed with their records typed (``_body.parse_page``), and
+its ``decode`` completes them.
 A big page is decoded (in slices, see ``_stream``) by the producer, while its parsed
 records are still in the CPU's cache (decoding it later, in the consumer, measured 10%
 slower). A small page is decoded as the consumer takes it: the next request goes out
@@ -22,15 +22,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from ._body import parse_checked, parse_unchecked
+from ._body import parse_page
 from ._errors import CarrierXError
 from ._models import Page
 from ._pagination import Paginator, StreamStats
 from ._query import Query
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._transport import _Timeouts
+    from weakref import WeakSet
+
+    from yarl import URL
+
+    from ._transport import Transport, _Timeouts
 
 __all__ = ["DECODE_SLICE", "PREFETCH_TASK"]
 
@@ -50,11 +53,10 @@ DECODE_SLICE: Final = 250
 class _Undecoded:
     """A page whose records the consumer decodes as it takes the page (a small one)."""
 
-    __slots__ = ("checked", "page")
+    __slots__ = ("page",)
 
-    def __init__(self, page: Page[Any], checked: bool) -> None:
+    def __init__(self, page: Page[Any]) -> None:
         self.page = page
-        self.checked = checked  # see _checked_json
 
 
 class _Feed(Generic[T]):
@@ -68,22 +70,24 @@ class _Feed(Generic[T]):
 
     def __init__(
         self,
-        client: Client,
+        transport: Transport,
+        url: URL,
+        feeds: WeakSet[_Feed[Any]],
         queries: list[Query],
         *,
         prefetch: int,
         timeouts: _Timeouts,
-        decode: Callable[[list[Any], bool], Awaitable[list[T]]],
-        checked: bool = False,
+        decode: Callable[[list[Any]], Awaitable[list[T]]],
+        typed: bool = False,
     ) -> None:
-        self._client = client
+        self._transport = transport
+        self._url = url
         self.stats = StreamStats()
         self._warned = False
         self._walkers = [Paginator(q, self.stats) for q in queries]
         self._timeouts = timeouts
-        self._decode = decode  # (records, whether their wire types were checked)
-        # Typed streams parse pages with their records' wire types checked on the way.
-        self._load = parse_checked if checked else parse_unchecked
+        self._decode = decode
+        self._load = functools.partial(parse_page, typed=typed)
         self._inline = len(queries) == 1 and prefetch == 0
         self._prefetch = max(prefetch, 1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +101,7 @@ class _Feed(Generic[T]):
         self._yielded = 0
         self._finished = False
         self._error: BaseException | None = None
-        client._feeds.add(self)
+        feeds.add(self)  # the client closes it
 
     async def _fetch(self, walker: Paginator) -> Page[T] | _Undecoded | None:
         """The walk's next page with new records (a step back to heal is not a page)."""
@@ -107,8 +111,8 @@ class _Feed(Generic[T]):
                 return None
             offset, limit, after = request
             params = walker.query.params(offset=offset, limit=limit, after=after)
-            page = await self._client._transport.get_json(
-                self._client._list_url,
+            page = await self._transport.get_json(
+                self._url,
                 params,
                 self._timeouts,
                 functools.partial(self._page, walker, limit),
@@ -121,7 +125,6 @@ class _Feed(Generic[T]):
     async def _page(self, walker: Paginator, limit: int, data: Any) -> Page[T] | _Undecoded | None:
         """One response through the walk: its new records (a small page undecoded, see the
         module's docstring), or None for a page set aside."""
-        data, checked = data  # from self._load
         if limit > DECODE_SLICE:
             await asyncio.sleep(0)  # parsing its last piece held the loop: let it turn first
         items, envelope = walker.accept(data, limit=limit)
@@ -137,8 +140,8 @@ class _Feed(Generic[T]):
         if not items and not walker.done:
             return None
         if len(items) <= DECODE_SLICE:
-            return _Undecoded(envelope.with_items(items), checked)
-        return envelope.with_items(await self._decode(items, checked))
+            return _Undecoded(envelope.with_items(items))
+        return envelope.with_items(await self._decode(items))
 
     async def _produce(self, index: int) -> None:
         walker, slots = self._walkers[index], self._slots[index]
@@ -193,9 +196,9 @@ class _Feed(Generic[T]):
     async def _decoded(self, raw: _Undecoded) -> Page[T]:
         """The page with its records decoded; a decoding error told without the token."""
         try:
-            return raw.page.with_items(await self._decode(raw.page.items, raw.checked))
+            return raw.page.with_items(await self._decode(raw.page.items))
         except CarrierXError as exc:
-            self._client._transport.scrub(exc)
+            self._transport.scrub(exc)
             raise
 
     async def _next_page(self) -> Page[T] | _Undecoded | None:

@@ -8,6 +8,7 @@ Models are data only: no client reference, no I/O.
 from __future__ import annotations
 
 import enum
+import typing
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +21,11 @@ U = TypeVar("U")
 
 
 class Capability(enum.IntFlag):
-    """What a number can do: the ``capabilities`` bitmask (values summed, 31 = all)."""
+    """What a number can do: the ``capabilities`` bitmask (values summed, 31 = all).
+
+    Only the five documented bits exist: a Capability of 64, or of -1, is a ValueError (a
+    plain IntFlag keeps 64 and reads -1 as all five bits).
+    """
 
     SMS_IN = 1
     SMS_OUT = 2
@@ -28,7 +33,18 @@ class Capability(enum.IntFlag):
     MMS_IN = 8
     MMS_OUT = 16
 
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if type(value) is int and 0 <= value <= 31:
+            return super()._missing_(value)
+        raise ValueError(f"{value!r} is not a capability bitmask (0..31)")
 
+    def __invert__(self) -> Capability:
+        return Capability(31 & ~self._value_)
+
+
+# The wire schema, stated once: each field is named as on the wire and typed as the JSON
+# value it is decoded from (``_convert`` derives every decoder from these annotations).
 # Not slotted: the decoder fills a whole instance with one __dict__ assignment, several
 # times faster than 27 slot writes (benchmarks/README.md); frozen all the same.
 @attrs.frozen(kw_only=True, slots=False)
@@ -65,9 +81,13 @@ class AvailableDid:
     present_fields: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
 
 
-DID_FIELDS: frozenset[str] = frozenset(
-    a.name for a in attrs.fields(AvailableDid) if a.name != "present_fields"
-)
+#: Each wire field's type, read from the annotations above.
+DID_TYPES: dict[str, Any] = {
+    name: kind
+    for name, kind in typing.get_type_hints(AvailableDid).items()
+    if name != "present_fields"
+}
+DID_FIELDS: frozenset[str] = frozenset(DID_TYPES)
 
 
 @attrs.frozen(kw_only=True)

@@ -4,10 +4,11 @@
 ``_feed``) and hand out records or pages.
 
 A service shares its event loop with the stream, so no step holds it long: a big page is
-parsed in pieces (``_json_slices``), the feed lets the loop turn after it, the page is then
-decoded in slices with a turn before each (``DECODE_SLICE``), and ``AvailableDidStream``
-makes the AvailableDid objects of each slice of a page in one pass as it reaches that
-slice, so a page waiting to be read holds no instances for the collector to scan.
+parsed in pieces (``_convert.slices``), the feed lets the loop turn after it, a page's
+typed records are then completed in slices with a turn before each (``DECODE_SLICE``),
+and ``AvailableDidStream`` makes the AvailableDid objects of each slice of a page in one
+pass as it reaches that slice, so a page waiting to be read holds no instances for the
+collector to scan.
 """
 
 from __future__ import annotations
@@ -19,22 +20,25 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from ._convert import as_dids, decode_dids, decode_fields
+from ._convert import as_dids, complete
 from ._feed import DECODE_SLICE, _Feed
 from ._models import AvailableDid, Page
 from ._pagination import StreamStats
 from ._query import Query
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._transport import _Timeouts
+    from weakref import WeakSet
+
+    from yarl import URL
+
+    from ._transport import Transport, _Timeouts
 
 __all__ = ["AvailableDidStream", "ItemIterator", "PageIterator"]
 
 T = TypeVar("T")
 
 
-async def _decode_dicts(items: list[Any], checked: bool) -> list[dict[str, Any]]:
+async def _decode_dicts(items: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
@@ -56,24 +60,24 @@ def _describe(queries: list[Query]) -> str:
 
 
 def _in_slices(
-    decode: Callable[..., list[T]],
-) -> Callable[[list[Any], bool], Awaitable[list[T]]]:
+    decode: Callable[[list[Any]], list[T]],
+) -> Callable[[list[Any]], Awaitable[list[T]]]:
     """``decode`` a big page slice by slice, letting the event loop run before each slice."""
 
-    async def run(items: list[Any], checked: bool) -> list[T]:
+    async def run(items: list[Any]) -> list[T]:
         if len(items) <= DECODE_SLICE:
-            return decode(items, checked=checked)
+            return decode(items)
         done: list[T] = []
         for start in range(0, len(items), DECODE_SLICE):
             await asyncio.sleep(0)
-            done += decode(items[start : start + DECODE_SLICE], start=start, checked=checked)
+            done += decode(items[start : start + DECODE_SLICE])
         return done
 
     return run
 
 
-_decode_dids: Final = _in_slices(decode_dids)
-_decode_fields: Final = _in_slices(decode_fields)
+_decode_dids: Final = _in_slices(lambda items: as_dids(complete(items)))
+_decode_fields: Final = _in_slices(complete)
 
 
 class _Stream(Generic[T]):
@@ -186,12 +190,21 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     """
 
     def __init__(
-        self, client: Client, queries: list[Query], *, prefetch: int, timeouts: _Timeouts
+        self,
+        transport: Transport,
+        url: URL,
+        feeds: WeakSet[_Feed[Any]],
+        queries: list[Query],
+        *,
+        prefetch: int,
+        timeouts: _Timeouts,
     ) -> None:
         self._queries = queries
-        self._walk = functools.partial(_Feed, client, queries, prefetch=prefetch, timeouts=timeouts)
-        # Typed records are parsed with their wire types checked on the way (_checked_json).
-        self._typed = functools.partial(self._walk, checked=True)
+        self._walk = functools.partial(
+            _Feed, transport, url, feeds, queries, prefetch=prefetch, timeouts=timeouts
+        )
+        # Typed records are checked and typed as their page is parsed (_convert).
+        self._typed = functools.partial(self._walk, typed=True)
         # Records wait in their page as checked dicts and become AvailableDid objects a
         # slice at a time as they are handed out: a page waiting in the stream holds no
         # instances, and a consumer that keeps none leaves the collector less to do.

@@ -20,9 +20,6 @@ CORE = frozenset(
         "_filter_parser",
         "_query",
         "_convert",
-        "_page_decoder",
-        "_json_slices",
-        "_checked_json",
         "_sansio",
         "_pagination",
         "_retry",
@@ -103,3 +100,22 @@ def test_only_the_shell_imports_aiohttp():
         "cli/verbose.py",
     }
     assert {"_client.py", "_transport.py"} <= importers
+
+
+def test_the_feed_and_the_streams_do_not_import_the_client():
+    # The feed gets a transport and a URL; no module of the stream imports the client
+    # (not even for types), so client -> stream -> feed has no cycle.
+    for module in ("_feed", "_stream", "_body", "_transport"):
+        assert "carrierx_async._client" not in imports_of(module), module
+    source = (PACKAGE / "_feed.py").read_text(encoding="utf-8")
+    assert "_client" not in source and "_list_url" not in source
+
+
+def test_decoding_lives_in_two_modules_of_at_most_350_lines():
+    decoding = ["_convert", "_body"]
+    lines = sum(
+        len((PACKAGE / f"{m}.py").read_text(encoding="utf-8").splitlines()) for m in decoding
+    )
+    assert lines <= 350
+    for path in PACKAGE.rglob("*.py"):  # and nothing touches the garbage collector
+        assert "gc." not in path.read_text(encoding="utf-8"), path

@@ -266,3 +266,54 @@ def test_a_bad_cap_is_refused():
         for value in (0, -1, 1.5, True, "8"):
             with pytest.raises(ConfigurationError, match=name):
                 Client(TOKEN, **{name: value})
+
+
+# --- what a body under the cap may cost ---------------------------------------------------
+
+
+def amplifying_bodies():
+    """Bodies just under the 16 MiB cap made of empty objects (~24 bytes of Python each
+    per 3 bytes of JSON): in one record (no record boundary to cut at), and spread over
+    1000 records (cut into pieces that each parse)."""
+    one = b'{"items": [{"did_sid": "x", "transformations": [' + b"{}, " * 4_090_000 + b"{}]}]}"
+    record = b'{"did_sid": "x", "transformations": [' + b"{}, " * 4_090 + b"{}]}"
+    many = b'{"items": [' + b", ".join([record] * 1000) + b"]}"
+    return {"one record": one, "1000 records": many}
+
+
+@pytest.mark.parametrize("shape", ["one record", "1000 records"])
+@pytest.mark.parametrize("mode", ["typed", "dicts"])
+async def test_an_object_amplifying_body_is_refused_cheaply_and_says_why(serve, shape, mode):
+    body = amplifying_bodies()[shape]
+    assert 15 * MiB < len(body) < 16 * MiB
+
+    async def handler(request):
+        return web.Response(body=body, content_type="application/json")
+
+    base_url = await serve(handler)
+    loop = asyncio.get_running_loop()
+    gaps, last = [], [loop.time()]
+
+    async def ticker():
+        while True:
+            await asyncio.sleep(0)
+            now = loop.time()
+            gaps.append(now - last[0])
+            last[0] = now
+
+    async def run():
+        async with client(base_url) as c:
+            stream = c.available_dids(page_size=1000)
+            with pytest.raises(ResponseDecodeError) as info:
+                await anext(stream if mode == "typed" else stream.dicts())
+            return info.value
+
+    task = asyncio.create_task(ticker())
+    try:
+        err, peak = await traced_peak(run())
+    finally:
+        task.cancel()
+    message = str(err)
+    assert "per 8 bytes" in message or "too long" in message  # says why
+    assert peak < 10 * len(body)  # the body itself, read in chunks, counts in this
+    assert max(gaps) < 0.25  # tracemalloc slows it several times: ~50 ms without it

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from carrierx_async._convert import decode_did, decode_dids, make_converter
+from carrierx_async._convert import decode_did, decode_dids
 from carrierx_async._models import DID_FIELDS
 from carrierx_async.testing import (
     DEFAULT_CLASSIFICATION_SID,
@@ -809,8 +809,7 @@ def test_did_record_defaults_are_a_complete_did_that_decodes_strictly():
     record = did_record()
     assert list(record) == sorted(DID_FIELDS)  # every field, in the generated records' order
     assert list(record) == list(FakeCarrierX(size=1).inventory[0])
-    strict = make_converter(forbid_extra_keys=True)
-    did = decode_did(record, converter=strict)
+    did = decode_did(record, strict=True)
     assert did.present_fields == DID_FIELDS
     assert (record["status"], record["country_code"], record["price"]) == (
         "available",
@@ -828,9 +827,9 @@ def test_did_record_defaults_are_a_complete_did_that_decodes_strictly():
     assert record["in_country_format"] == f"({npa}) {nxx}-{line}"
     assert record["international_format"] == f"+1 {npa}-{nxx}-{line}"
     assert did.price == Decimal("0.6")
-    # A page of them takes the strict converter's fast path just the same.
+    # A page of them decodes strictly just the same.
     page_of = [did_record() for _ in range(3)]
-    assert [d.did_sid for d in decode_dids([dict(r) for r in page_of], converter=strict)] == sids(
+    assert [d.did_sid for d in decode_dids([dict(r) for r in page_of], strict=True)] == sids(
         page_of
     )
 
