@@ -19,6 +19,7 @@ import aiohttp
 from yarl import URL
 
 from ._convert import decode_did
+from ._cursor import check_resumable, resume_point
 from ._errors import (
     CarrierXError,
     ClientClosedError,
@@ -204,6 +205,7 @@ class Client:
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         extra_params: Mapping[str, str | int | bool] | None = None,
+        after: str | None = None,
     ) -> AvailableDidStream:
         """Stream the available DIDs matching a query; no I/O until iterated.
 
@@ -236,16 +238,21 @@ class Client:
         - ``extra_params``: more query arguments sent on every request as written (``str``,
           ``int`` or ``bool`` values), for arguments the client does not know; default
           ``None``.
+        - ``after``: a ``stream.cursor`` to continue after (keyset mode only, one
+          alternative); default ``None``: from the start.
 
         Raises, before any request: ``FilterError`` for any bad argument, including an
         ``extra_params`` key the client sends itself (``limit``, ``offset``, ``filter``,
         ``order``, ``include_fields``, ``exclude_fields``, ``include_external``);
-        ``ClientClosedError`` on a closed client. While iterating: ``APIError`` subclasses
-        for error answers, ``APIConnectionError`` or ``APITimeoutError``,
+        ``ConfigurationError`` for an ``after`` that is not this query's cursor or cannot
+        resume it; ``ClientClosedError`` on a closed client. While iterating: ``APIError``
+        subclasses for error answers, ``APIConnectionError`` or ``APITimeoutError``,
         ``ResponseDecodeError``, ``PaginationError``.
         """
         if self.closed:
             raise ClientClosedError("this Client is closed; create a new one")
+        if after is not None:
+            check_resumable(pagination=pagination, include_external=include_external)
         query = build_query(
             filter=filter,
             order=order,
@@ -266,6 +273,7 @@ class Client:
             if query.filter is not None
             else [query]
         )
+        fingerprint, key = resume_point(queries, after)
         return AvailableDidStream(
             self._transport,
             self._list_url,
@@ -273,6 +281,8 @@ class Client:
             queries,
             prefetch=self._prefetch if prefetch is None else prefetch,
             timeouts=timeouts,
+            after=key,
+            fingerprint=fingerprint,
         )
 
     async def get_available_did(

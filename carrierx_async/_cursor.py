@@ -23,9 +23,18 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, PaginationError
+from ._query import KEYSET_FIELD, Query
 
-__all__ = ["MAX_CURSOR_CHARS", "decode_cursor", "encode_cursor", "query_fingerprint"]
+__all__ = [
+    "MAX_CURSOR_CHARS",
+    "check_resumable",
+    "cursor_after",
+    "decode_cursor",
+    "encode_cursor",
+    "query_fingerprint",
+    "resume_point",
+]
 
 CURSOR_VERSION: Final = 1
 #: Longer input is refused before it is looked at (this version's cursors have at most 39).
@@ -107,6 +116,62 @@ def decode_cursor(cursor: object, fingerprint: str) -> str:
             "after=: the cursor was made for a different filter/order/fields; " + _RESTART
         )
     return key
+
+
+def check_resumable(*, pagination: object, include_external: object) -> None:
+    """Refuse ``after=`` with arguments no cursor can resume (before the query is built)."""
+    if include_external is True:
+        raise ConfigurationError(
+            "after= cannot resume include_external=True: the external provider search is "
+            "one request without pagination, so there is nothing to continue"
+        )
+    if pagination != "keyset":
+        raise ConfigurationError(
+            "after= resumes keyset walks only: pass pagination='keyset' (offset mode has no "
+            "position that survives numbers being rented and added)"
+        )
+
+
+def resume_point(queries: list[Query], after: object) -> tuple[str | None, str | None]:
+    """``(fingerprint, key)`` of a stream over ``queries`` (the alternatives of its filter)
+    resumed ``after`` a cursor (None: from the start). The fingerprint is None, and the
+    stream has no cursor, unless the walk is keyset and has one alternative. Refuses, as
+    ``ConfigurationError``, an ``after`` that cannot resume this walk, before any request
+    (``check_resumable`` first)."""
+    query = queries[0]
+    if after is not None:
+        check_resumable(pagination=query.pagination, include_external=query.include_external)
+        if len(queries) > 1:
+            raise ConfigurationError(
+                "after= cannot resume a '|'/in_() filter: its alternatives walk separately; "
+                "run one stream per alternative"
+            )
+    if not query.keyset or len(queries) > 1:
+        return None, None
+    fingerprint = query_fingerprint(
+        filter_text="" if query.filter is None else str(query.filter),
+        descending=query.descending,
+        include_fields=query.include_fields,
+        exclude_fields=query.exclude_fields,
+    )
+    return fingerprint, None if after is None else decode_cursor(after, fingerprint)
+
+
+def cursor_after(record: object, fingerprint: str) -> str:
+    """The cursor for "after ``record``" (a dict or an AvailableDid); ``PaginationError``
+    if its phonenumber is not 1 to 15 digits (the server sent something a walk cannot
+    resume from)."""
+    key = (
+        record.get(KEYSET_FIELD)
+        if isinstance(record, dict)
+        else getattr(record, KEYSET_FIELD, None)
+    )
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise PaginationError(
+            f"no cursor: the last record's {KEYSET_FIELD} {str(key)[:20]!r} is not 1 to 15 "
+            "digits, so the walk cannot be resumed after it"
+        )
+    return encode_cursor(key, fingerprint)
 
 
 def _b64(data: bytes) -> str:

@@ -79,12 +79,13 @@ class _Feed(Generic[T]):
         timeouts: _Timeouts,
         decode: Callable[[list[Any]], Awaitable[list[T]]],
         typed: bool = False,
+        after: str | None = None,
     ) -> None:
         self._transport = transport
         self._url = url
         self.stats = StreamStats()
         self._warned = False
-        self._walkers = [Paginator(q, self.stats) for q in queries]
+        self._walkers = [Paginator(q, self.stats, after) for q in queries]
         self._timeouts = timeouts
         self._decode = decode
         self._load = functools.partial(parse_page, typed=typed)

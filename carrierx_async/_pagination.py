@@ -37,7 +37,8 @@ requests <= 2 x pages read + 2 per possible gap + 2. Pages of 1 cannot re-read a
 each of their boundaries is a possible gap.
 
 Keyset mode (``pagination="keyset"``, see ``_query``): every request is ``offset=0`` with
-``phonenumber gt <last yielded>`` (``lt`` descending); ``_after`` is that last key. Each page
+``phonenumber gt <last yielded>`` (``lt`` descending); ``_after`` is that last key (from
+the start: ``Paginator(..., after=key)`` resumes a cursor's walk, see ``_cursor``). Each page
 must hold a phonenumber in every record, moving strictly past the last key, else
 PaginationError. Records present throughout arrive exactly once, in order.
 
@@ -128,7 +129,9 @@ def _ids(items: list[Any], key: str = IDENTITY_FIELD) -> list[str]:
 class Paginator:
     """Walks one query page by page: which request next, and which records are new."""
 
-    def __init__(self, query: Query, stats: StreamStats | None = None) -> None:
+    def __init__(
+        self, query: Query, stats: StreamStats | None = None, after: str | None = None
+    ) -> None:
         self.query = query
         self.stats = stats if stats is not None else StreamStats()
         self.offset = 0
@@ -150,7 +153,7 @@ class Paginator:
         self._reread_end = 0  # pages below this offset are re-read on purpose (a step back)
         self._stalled = 0
         self._fingerprints: dict[int, None] = {}
-        self._after: str | None = None  # keyset: the last key yielded
+        self._after = after  # keyset: the last key yielded (or resumed after)
 
     def next_request(self) -> tuple[int, int, str | None] | None:
         """``(offset, limit, after)`` of the next request, or None when the walk is over."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import attrs
 
 from ._convert import as_dids, complete
+from ._cursor import cursor_after
 from ._feed import DECODE_SLICE, _Feed
 from ._models import AvailableDid, Page
 from ._pagination import StreamStats
@@ -84,10 +85,17 @@ class _Stream(Generic[T]):
     """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
     cancelled when the stream is garbage collected."""
 
-    def __init__(self, make_feed: Callable[[], _Feed[Any]], description: str = "") -> None:
+    def __init__(
+        self,
+        make_feed: Callable[[], _Feed[Any]],
+        description: str = "",
+        fingerprint: str | None = None,
+    ) -> None:
         self._make_feed = make_feed
         self._started: _Feed[Any] | None = None
         self._description = description
+        self._fingerprint = fingerprint  # of a keyset walk's query: it has a cursor
+        self._last: Any = None  # the last record handed out
 
     def __repr__(self) -> str:
         state = "not started" if self._started is None else "started"
@@ -115,6 +123,20 @@ class _Stream(Generic[T]):
         """What this stream did so far: requests, retries, records, duplicates, heals, gaps."""
         return self._feed.stats
 
+    @property
+    def cursor(self) -> str | None:
+        """Where to resume: ``available_dids(..., after=stream.cursor)`` continues after
+        the last record this stream handed out (an opaque URL-safe string).
+
+        None before the first record, and always None in offset mode, with
+        ``include_external`` or a ``|``/``in_()`` filter (only a keyset walk of one
+        alternative can be resumed). Raises ``PaginationError`` if the server's
+        ``phonenumber`` of that record is not 1 to 15 digits.
+        """
+        if self._fingerprint is None or self._last is None:
+            return None
+        return cursor_after(self._last, self._fingerprint)
+
     def __del__(self) -> None:
         feed = getattr(self, "_started", None)
         if feed is not None:
@@ -131,6 +153,8 @@ class PageIterator(_Stream[T]):
         page = await self._feed.next()
         if page is None:
             raise StopAsyncIteration
+        if page.items:
+            self._last = page.items[-1]
         return page
 
 
@@ -142,8 +166,9 @@ class ItemIterator(_Stream[T]):
         make_feed: Callable[[], _Feed[Any]],
         description: str = "",
         wrap: Callable[[list[Any]], list[T]] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
-        super().__init__(make_feed, description)
+        super().__init__(make_feed, description, fingerprint)
         self._wrap = wrap  # makes a slice of a page's items as the first is handed out
         self._page: list[Any] = []
         self._next = 0  # where the page's next slice starts
@@ -156,7 +181,8 @@ class ItemIterator(_Stream[T]):
         items = self._items
         if not items:
             items = await self._slice()
-        return items.pop()  # type: ignore[no-any-return]  # freed when the caller drops it
+        self._last = item = items.pop()  # (the record itself; its cursor made when asked)
+        return item  # type: ignore[no-any-return]
 
     async def _slice(self) -> list[Any]:
         """The next DECODE_SLICE records, made in one pass, with a loop turn before each
@@ -198,10 +224,12 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
         *,
         prefetch: int,
         timeouts: _Timeouts,
+        after: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self._queries = queries
         self._walk = functools.partial(
-            _Feed, transport, url, feeds, queries, prefetch=prefetch, timeouts=timeouts
+            _Feed, transport, url, feeds, queries, prefetch=prefetch, timeouts=timeouts, after=after
         )
         # Typed records are checked and typed as their page is parsed (_convert).
         self._typed = functools.partial(self._walk, typed=True)
@@ -209,7 +237,10 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
         # slice at a time as they are handed out: a page waiting in the stream holds no
         # instances, and a consumer that keeps none leaves the collector less to do.
         super().__init__(
-            functools.partial(self._typed, decode=_decode_fields), _describe(queries), as_dids
+            functools.partial(self._typed, decode=_decode_fields),
+            _describe(queries),
+            as_dids,
+            fingerprint,
         )
 
     @property
@@ -219,8 +250,16 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
 
     def pages(self) -> PageIterator[AvailableDid]:
         """A fresh walk of the same query, yielding Page objects."""
-        return PageIterator(functools.partial(self._typed, decode=_decode_dids), self._description)
+        return PageIterator(
+            functools.partial(self._typed, decode=_decode_dids),
+            self._description,
+            self._fingerprint,
+        )
 
     def dicts(self) -> ItemIterator[dict[str, Any]]:
         """A fresh walk of the same query, yielding the records as plain dicts."""
-        return ItemIterator(functools.partial(self._walk, decode=_decode_dicts), self._description)
+        return ItemIterator(
+            functools.partial(self._walk, decode=_decode_dicts),
+            self._description,
+            fingerprint=self._fingerprint,
+        )

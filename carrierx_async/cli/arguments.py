@@ -16,6 +16,7 @@ from typing import Any, Final, NoReturn
 
 from .. import __version__
 from .._client import DEFAULT_BASE_URL
+from .._cursor import resume_point
 from .._errors import ConfigurationError, FilterError
 from .._fields import F
 from .._filters import Filter
@@ -87,11 +88,12 @@ _FLAG_TERMS: Final = {
     "exclude_fields": "--fields",
     "order": "--order",
     "pagination='keyset'": "--keyset",
+    "after=": "--after",
 }
 # Only where a message names an argument (its start, after ': ' or 'with '), never inside
 # a quoted value the user gave, such as --order 'max_items'.
 _FLAG_TERM: Final = re.compile(
-    rf"(?:^|(?<=: )|(?<=with ))({'|'.join(map(re.escape, _FLAG_TERMS))})(?![\w=])"
+    rf"(?:^|(?<=: )|(?<=with )|(?<=without ))({'|'.join(map(re.escape, _FLAG_TERMS))})(?![\w=])"
 )
 
 
@@ -277,6 +279,12 @@ def _parser() -> _Parser:
         "present throughout is shown exactly once while the inventory changes",
     )
     out.add_argument(
+        "--after",
+        metavar="CURSOR",
+        help="continue a --keyset search after the number where it stopped (stderr gives "
+        "the CURSOR when a search is cut short); implies --keyset",
+    )
+    out.add_argument(
         "--format", choices=_FORMATS, help="default: table on a terminal, jsonl when piped"
     )
 
@@ -401,8 +409,18 @@ def _plan_search(args: argparse.Namespace) -> Filter | None:
             "--external takes one value per filter flag (the external provider search is a "
             "single request): run one search per value"
         )
+    if args.after is not None and args.external:
+        raise _UsageError(
+            "--after cannot be combined with --external: the external provider search is one "
+            "request, there is nothing to continue"
+        )
+    if args.after is not None and flt is not None and flt.is_disjunction:
+        raise _UsageError(
+            "--after cannot continue a search with a repeated filter flag (its values are "
+            "searched separately): run one search per value"
+        )
     try:
-        build_query(filter=flt, **_query_args(args))
+        resume_point([build_query(filter=flt, **_query_args(args))], args.after)
     except (FilterError, ConfigurationError) as exc:
         raise _UsageError(_flag_terms(str(exc))) from None
     return flt
@@ -425,5 +443,5 @@ def _query_args(args: argparse.Namespace) -> dict[str, Any]:
         "max_items": args.max_items,
         "include_fields": args.fields,
         "include_external": args.external,
-        "pagination": "keyset" if args.keyset else "offset",
+        "pagination": "keyset" if args.keyset or args.after is not None else "offset",
     }

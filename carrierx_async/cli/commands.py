@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from .._client import Client
 from .._errors import (
@@ -24,7 +24,7 @@ from .._errors import (
     ResponseDecodeError,
 )
 from .._filters import Filter
-from .._stream import AvailableDidStream
+from .._stream import AvailableDidStream, PageIterator
 from .arguments import (
     DEFAULT_MAX,
     EXIT_AUTH,
@@ -87,7 +87,7 @@ DEMO_NOTICE: Final = (
 
 
 async def _search(client: Client, args: argparse.Namespace, flt: Filter | None) -> int:
-    stream = client.available_dids(filter=flt, **_query_args(args))
+    stream = client.available_dids(filter=flt, after=args.after, **_query_args(args))
     try:
         return await _write_search(stream, args)
     except NotFoundError as exc:  # a list answered 404: the URL, not a number, is wrong
@@ -119,10 +119,15 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
         writer.finish(quiet=True)
         out.flush()
         got = f"after {writer.count:,} numbers" if writer.count else "before any number arrived"
+        resume = _resume(pages)
         if isinstance(exc, asyncio.CancelledError):  # main() says it, once, as it exits
             args.interrupted = f"interrupted {got}; the output is incomplete"
+            if resume:
+                args.interrupted += f"\n{PROG}: {resume}"
         elif writer.count:  # a failure with no number says so on its own error line
             _note(f"stopped {got}; the output is incomplete")
+            if resume:
+                _note(resume)
         raise
     finally:
         progress.clear()
@@ -133,9 +138,21 @@ async def _write_search(stream: AvailableDidStream, args: argparse.Namespace) ->
             f"the inventory changed too fast during the search: numbers may be missing or "
             f"repeated in {gaps} place(s); --keyset shows each number exactly once"
         )
-    if args.max is None and max_items is not None and writer.count == max_items and more:
-        _note(f"showing the first {DEFAULT_MAX} numbers; --max N shows more, --all every match")
+    if max_items is not None and writer.count == max_items and more:
+        if args.max is None:
+            _note(f"showing the first {DEFAULT_MAX} numbers; --max N shows more, --all every match")
+        if resume := _resume(pages):
+            _note(resume)
     return EXIT_OK
+
+
+def _resume(pages: PageIterator[Any]) -> str | None:
+    """``resume with --after CURSOR`` for a keyset search cut short, else None."""
+    try:
+        cursor = pages.cursor
+    except CarrierXError:  # the server's last number cannot be sought past: no resuming
+        return None
+    return None if cursor is None else f"resume with --after {cursor}"
 
 
 async def _get(client: Client, args: argparse.Namespace, *, demo: bool) -> int:

@@ -5,6 +5,11 @@
 buffered. An optional ``filter=`` takes CarrierX filter text (``price le 1.00``) and is
 ANDed with ``state``.
 
+``GET /numbers/page?state=NY&limit=50[&cursor=...]`` answers one page as JSON,
+``{"items": [...], "next": "<cursor>"}`` in phonenumber order (a keyset walk); pass ``next``
+back as ``cursor`` for the page after it (``next`` is null on the last page). A cursor that
+is damaged or belongs to other arguments answers 400.
+
 - One Client per app, opened and closed by a cleanup context, shared by all requests.
 - Bad arguments, and filters the library refuses (``FilterError``), answer 400
   ``{"error": ...}`` before any request to CarrierX.
@@ -51,7 +56,16 @@ from carrierx_async import (
     parse_filter,
 )
 
-__all__ = ["CLIENT", "DEFAULT_LIMIT", "FIELDS", "MAX_LIMIT", "main", "make_app", "numbers"]
+__all__ = [
+    "CLIENT",
+    "DEFAULT_LIMIT",
+    "FIELDS",
+    "MAX_LIMIT",
+    "main",
+    "make_app",
+    "numbers",
+    "numbers_page",
+]
 
 #: Where the app keeps its one shared Client.
 CLIENT: Final = web.AppKey("carrierx_client", Client)
@@ -62,6 +76,7 @@ MAX_LIMIT: Final = 10_000
 FIELDS: Final = ("did_sid", "phonenumber", "locality", "state", "price", "capabilities")
 
 _ARGS: Final = frozenset({"state", "limit", "filter"})
+_PAGE_ARGS: Final = _ARGS | {"cursor"}
 _STATE: Final = re.compile(r"[A-Za-z]{2}")
 _LIMIT: Final = re.compile(r"[0-9]{1,6}")
 logger = logging.getLogger(__name__)
@@ -80,6 +95,7 @@ def make_app(
     app = web.Application()
     app.cleanup_ctx.append(client_context)
     app.router.add_get("/numbers", numbers)
+    app.router.add_get("/numbers/page", numbers_page)
     return app
 
 
@@ -115,11 +131,43 @@ async def numbers(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _parse_args(query: MultiMapping[str]) -> tuple[Filter | None, int]:
+async def numbers_page(request: web.Request) -> web.Response:
+    """``GET /numbers/page?state=NY&limit=50[&filter=...][&cursor=...]``: one page, JSON."""
+    try:
+        flt, limit = _parse_args(request.query, _PAGE_ARGS)
+        stream = request.app[CLIENT].available_dids(
+            filter=flt,
+            max_items=limit + 1,  # one more tells whether there is a next page
+            include_fields=FIELDS,
+            pagination="keyset",
+            after=request.query.get("cursor") or None,  # a bad one: ConfigurationError, 400
+        )
+    except ValueError as exc:
+        return _json_error(400, str(exc))
+    except CarrierXError as exc:
+        return _upstream_error(exc)
+    items: list[dict[str, Any]] = []
+    last = more = None
+    try:
+        async with stream.dicts() as records:
+            async for record in records:
+                if len(items) == limit:  # one more than the page: there is a next page
+                    more = last
+                    break
+                items.append(record)
+                last = records.cursor if len(items) == limit else None
+    except CarrierXError as exc:
+        return _upstream_error(exc)
+    return web.json_response({"items": items, "next": more})
+
+
+def _parse_args(
+    query: MultiMapping[str], known: frozenset[str] = _ARGS
+) -> tuple[Filter | None, int]:
     """Validate the query arguments; ValueError says what is wrong."""
-    if unknown := sorted(set(query) - _ARGS):
-        raise ValueError(f"unknown query argument {unknown[0]!r}; use state, limit, filter")
-    for name in _ARGS:
+    if unknown := sorted(set(query) - known):
+        raise ValueError(f"unknown query argument {unknown[0]!r}; use {', '.join(sorted(known))}")
+    for name in known:
         if len(query.getall(name, [])) > 1:
             raise ValueError(f"give {name} at most once")
     parts: list[Filter] = []
