@@ -1,13 +1,27 @@
 """Resuming keyset walks: stream.cursor and available_dids(after=) over the wire."""
 
+import asyncio
 import base64
+import contextlib
 import hashlib
+import json
+import os
 import random
 import re
+import signal
+import socket
+import sys
+from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+from yarl import URL
 
 from carrierx_async import Client, ConfigurationError, F, PaginationError
+from carrierx_async._cursor import encode_cursor, query_fingerprint
+from carrierx_async.cli import main
+from carrierx_async.examples.aiohttp_service import FIELDS, make_app
 from carrierx_async.testing import FakeCarrierX, did_record
 
 TOKEN = "resume-test-token"
@@ -30,7 +44,7 @@ async def test_fresh_clients_resume_a_churning_walk_exactly_once_in_order():
         ever = {r["phonenumber"] for r in fake.inventory}
         rented, added = set(), set()
         got, cursors, pages = [], [], []
-        while True:
+        for _ in range(40):  # (ends after 26 or 27 clients)
             # Before every request: 6 numbers rented and 6 added, anywhere in the order.
             gone = rng.sample([r for r in fake.inventory], 6)
             fake.remove(*(r["did_sid"] for r in gone))
@@ -62,6 +76,8 @@ async def test_fresh_clients_resume_a_churning_walk_exactly_once_in_order():
                 break
             assert CURSOR.fullmatch(cursor)
             cursors.append(cursor)
+        else:
+            pytest.fail("40 clients did not reach the end: they do not resume")
         present = start - rented
     assert len(got) == len(set(got)) and got == sorted(got)  # once each, in order
     assert [p for p in got if p in present] == sorted(present)  # every one present throughout
@@ -252,3 +268,219 @@ def test_the_forger_matches_the_library():
     cursor = encode_cursor("15551234567", fp)
     assert forge(b"15551234567", cursor) == cursor
     assert decode_cursor(forge(b"15550000000", cursor), fp) == "15550000000"
+
+
+# -- the example service's paged view ---------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def page_service(fake):
+    """The example app on 127.0.0.1 (any port) against ``fake``; yields a session and URL."""
+    runner = web.AppRunner(make_app(token=TOKEN, base_url=fake.base_url), shutdown_timeout=0.5)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        async with aiohttp.ClientSession() as http:
+            yield http, URL.build(scheme="http", host=host, port=port, path="/numbers/page")
+    finally:
+        await runner.cleanup()
+
+
+async def get_json(http, url, status=200):
+    async with http.get(url) as resp:
+        assert resp.status == status
+        assert resp.content_type == "application/json"
+        return await resp.json()
+
+
+async def test_the_paged_view_follows_next_links_to_the_end():
+    async with FakeCarrierX(token=TOKEN, size=1000) as fake, page_service(fake) as (http, url):
+        ny = sorted(
+            ({k: r[k] for k in FIELDS} for r in fake.inventory if r["state"] == "NY"),
+            key=lambda r: r["phonenumber"],
+        )
+        assert len(ny) > 150
+        seen, cursor, pages = [], None, 0
+        while True:
+            query = {"state": "ny", "limit": "50"} | ({"cursor": cursor} if cursor else {})
+            body = await get_json(http, url.with_query(query))
+            assert set(body) == {"items", "next"}
+            seen += body["items"]
+            pages += 1
+            cursor = body["next"]
+            if cursor is None:
+                break
+            assert CURSOR.fullmatch(cursor) and len(body["items"]) == 50
+        assert seen == ny and pages == -(-len(ny) // 50)
+        # A page that ends exactly at the last number says there is no next one.
+        whole = await get_json(http, url.with_query(state="NY", limit=str(len(ny))))
+        assert whole == {"items": ny, "next": None}
+        short = await get_json(http, url.with_query(state="NY", limit=str(len(ny) - 1)))
+        assert short["items"] == ny[:-1] and short["next"] is not None
+        last = await get_json(http, url.with_query(state="NY", limit="5", cursor=short["next"]))
+        assert last == {"items": ny[-1:], "next": None}
+
+
+async def test_the_paged_view_answers_a_bad_cursor_400_without_asking_carrierx():
+    async with FakeCarrierX(token=TOKEN, size=300) as fake, page_service(fake) as (http, url):
+        first = await get_json(http, url.with_query(state="NY", limit="3"))
+        ca_cursor = (await get_json(http, url.with_query(state="CA", limit="3")))["next"]
+        sent = len(fake.requests)
+        for bad, says in (
+            (first["next"][:-2], "damaged or truncated"),
+            ('state eq "NY"', "characters other than"),
+            ("A" * 5000, "at most 200"),
+            (ca_cursor, "different filter"),
+        ):
+            body = await get_json(http, url.with_query(state="NY", cursor=bad), status=400)
+            assert says in body["error"] and "A" * 20 not in body["error"]
+        # The cursor also belongs to the filter= text: another one is refused.
+        other = url.with_query(state="NY", filter="price le 5", cursor=first["next"])
+        assert "different filter" in (await get_json(http, other, status=400))["error"]
+        assert len(fake.requests) == sent
+
+
+# -- the command line: carrierx-dids --after ------------------------------------------------
+
+#: The installed console script (what a user runs), started with this interpreter.
+SCRIPT = Path(sys.executable).with_name("carrierx-dids")
+RESUME = re.compile(r"carrierx-dids: resume with --after ([A-Za-z0-9_-]+)")
+
+
+def child_env():
+    """This environment without CARRIERX_*, every warning shown on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARRIERX_")}
+    return env | {"PYTHONWARNINGS": "default"}
+
+
+def default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # in the child: Ctrl-C as a terminal sends
+
+
+async def carrierx_dids(*args, token_file, base_url, interruptible=False):
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SCRIPT),
+        *args,
+        "--base-url",
+        base_url,
+        "--token-file",
+        str(token_file),
+        "--format",
+        "jsonl",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
+        preexec_fn=default_sigint if interruptible else None,
+    )
+
+
+async def run_cli(*args, **where):
+    proc = await carrierx_dids(*args, **where)
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert "Traceback" not in err.decode() and TOKEN not in (out + err).decode()
+    return proc.returncode, [json.loads(line)["phonenumber"] for line in out.splitlines()], err
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+async def test_cli_prints_the_cursor_at_max_and_after_continues(token_file):
+    assert SCRIPT.is_file()
+    async with FakeCarrierX(token=TOKEN, size=500) as fake:
+        where = {"token_file": token_file, "base_url": fake.base_url}
+        ny = sorted(r["phonenumber"] for r in fake.inventory if r["state"] == "NY")
+        code, first, err = await run_cli("--keyset", "--state", "NY", "--max", "5", **where)
+        assert code == 0 and first == ny[:5]
+        (line,) = err.decode().splitlines()
+        cursor = RESUME.fullmatch(line)[1]
+        code, rest, err = await run_cli("--after", cursor, "--state", "NY", "--max", "6", **where)
+        assert code == 0 and rest == ny[5:11]
+        assert fake.requests[-1].query["filter"] == f"state eq NY and phonenumber gt {ny[4]}"
+        assert fake.requests[-1].query["order"] == "phonenumber asc"  # --keyset implied
+        code, last, err = await run_cli("--after", cursor, "--state", "NY", "--all", **where)
+        assert code == 0 and last == ny[5:] and err == b""  # the end: nothing to resume
+
+
+def test_cli_refuses_an_after_it_cannot_resume(token_file, capsys):
+    # In process, against a port nobody listens on: a request would exit 4, not 2.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{s.getsockname()[1]}/core/v2"
+    fp = query_fingerprint(
+        filter_text="state eq NY", descending=False, include_fields=None, exclude_fields=None
+    )
+    cursor = encode_cursor("12125550100", fp)
+    where = ["--base-url", nowhere, "--token-file", str(token_file)]
+    assert main(["--after", cursor, "--state", "NY", "--max", "1", "--demo"]) == 0
+    capsys.readouterr()
+    for args, says in (
+        (["--state", "CA"], "--after: the cursor was made for a different filter"),
+        (["--state", "NY", "--state", "CA"], "--after cannot continue a search with a repeated"),
+        (["--country", "US", "--external"], "--after cannot be combined with --external"),
+        (["--state", "NY", "--order", "price"], "--keyset walks in phonenumber order"),
+        (["--state", "NY", "--fields", "phonenumber"], "--after: the cursor was made for a"),
+    ):
+        assert main(["--after", cursor, *args, *where]) == 2
+        out, err = capsys.readouterr()
+        (line,) = err.splitlines()
+        assert out == "" and line.startswith(f"carrierx-dids: error: {says}"), line
+    assert main(["--after", cursor[:-2], "--state", "NY", *where]) == 2
+    line = capsys.readouterr().err
+    assert "--after cursor" in line and "damaged or truncated" in line
+
+
+@pytest.fixture
+async def first_page_then_hang():
+    """A hostile server: the first request answers 7 NY numbers and has_more; the first one
+    seeking past them never answers (Ctrl-C); later ones find nothing more."""
+    first = sorted((did_record(state="NY") for _ in range(7)), key=lambda r: r["phonenumber"])
+    filters, hanging = [], asyncio.Event()
+
+    async def handler(request):
+        text = request.query.get("filter", "")
+        filters.append(text)
+        items = [] if "phonenumber gt" in text else first
+        if not items and not hanging.is_set():
+            hanging.set()
+            await asyncio.sleep(3600)
+        body = {"count": len(items), "has_more": bool(items), "items": items, "limit": 7}
+        return web.json_response(body | {"offset": 0, "total": None, "pagination": {}})
+
+    app = web.Application()
+    app.router.add_get("/core/v2/phonenumber/available_dids", handler)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.25)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        numbers = [r["phonenumber"] for r in first]
+        yield numbers, filters, hanging, f"http://{host}:{port}/core/v2"
+    finally:
+        await runner.cleanup()
+
+
+async def test_cli_prints_the_cursor_when_interrupted(first_page_then_hang, token_file):
+    numbers, filters, hanging, base_url = first_page_then_hang
+    where = {"token_file": token_file, "base_url": base_url}
+    args = ("--keyset", "--state", "NY", "--all", "--page-size", "7")
+    proc = await carrierx_dids(*args, interruptible=True, **where)
+    lines = [await asyncio.wait_for(proc.stdout.readline(), 20) for _ in numbers]
+    assert [json.loads(line)["phonenumber"] for line in lines] == numbers
+    await asyncio.wait_for(hanging.wait(), 20)  # the request after them is in flight
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 130 and out == b""
+    interrupted, resume = err.decode().splitlines()
+    assert interrupted == "carrierx-dids: interrupted after 7 numbers; the output is incomplete"
+    code, rest, err = await run_cli(
+        "--after", RESUME.fullmatch(resume)[1], "--state", "NY", **where
+    )
+    assert code == 0 and rest == [] and err == b""
+    seek = f"state eq NY and phonenumber gt {numbers[-1]}"
+    assert filters == ["state eq NY", seek, seek]
