@@ -28,6 +28,7 @@ EXPECTED = [
     "PageIterator",
     "PaginationError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "Query",
     "RateLimitError",
     "ResponseDecodeError",
