@@ -51,7 +51,7 @@ from ._transport import (
     _timeouts,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "default_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "Client"]
 
 #: The production API root: Client's default ``base_url`` (unless CARRIERX_BASE_URL is set).
 DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
@@ -59,11 +59,6 @@ _LIST_PATH: Final = "phonenumber/available_dids"
 #: The shortest token accepted: shorter text cannot be told apart from ordinary words in
 #: messages, so scrubbing it would mangle them. CarrierX tokens are UUIDs (36 characters).
 _MIN_TOKEN: Final = 8
-
-
-def default_base_url() -> str:
-    """The base URL ``Client()`` uses when given none: CARRIERX_BASE_URL, else the API's."""
-    return os.environ.get("CARRIERX_BASE_URL", "").strip() or DEFAULT_BASE_URL
 
 
 class Client:
@@ -157,7 +152,9 @@ class Client:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
-        base = check_base_url(default_base_url() if base_url is None else base_url)
+        if base_url is None:
+            base_url = os.environ.get("CARRIERX_BASE_URL", "").strip() or DEFAULT_BASE_URL
+        base = check_base_url(base_url)
         timeouts = _timeouts(timeout, connect_timeout, read_timeout, ConfigurationError)
         _check_prefetch(prefetch, ConfigurationError)
         policy = RetryPolicy(max_retries=max_retries)
