@@ -30,6 +30,7 @@ EXPECTED = [
     "PageIterator",
     "PaginationError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "Query",
     "RateLimitError",
     "ResponseDecodeError",
