@@ -32,6 +32,7 @@ __all__ = [
     "cursor_after",
     "decode_cursor",
     "encode_cursor",
+    "key_of",
     "query_fingerprint",
     "resume_point",
 ]
@@ -157,15 +158,16 @@ def resume_point(queries: list[Query], after: object) -> tuple[str | None, str |
     return fingerprint, None if after is None else decode_cursor(after, fingerprint)
 
 
-def cursor_after(record: object, fingerprint: str) -> str:
-    """The cursor for "after ``record``" (a dict or an AvailableDid); ``PaginationError``
-    if its phonenumber is not 1 to 15 digits (the server sent something a walk cannot
-    resume from)."""
-    key = (
-        record.get(KEYSET_FIELD)
-        if isinstance(record, dict)
-        else getattr(record, KEYSET_FIELD, None)
-    )
+def key_of(record: object) -> object:
+    """The keyset key of a record (a dict or an AvailableDid), unchecked."""
+    if isinstance(record, dict):
+        return record.get(KEYSET_FIELD)
+    return getattr(record, KEYSET_FIELD, None)
+
+
+def cursor_after(key: object, fingerprint: str) -> str:
+    """The cursor for "after the record whose key is ``key``"; ``PaginationError`` if the
+    key is not 1 to 15 digits (the server sent something a walk cannot resume from)."""
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise PaginationError(
             f"no cursor: the last record's {KEYSET_FIELD} {str(key)[:20]!r} is not 1 to 15 "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import attrs
 
 from ._convert import as_dids, complete
-from ._cursor import cursor_after
+from ._cursor import cursor_after, key_of
 from ._feed import DECODE_SLICE, _Feed
 from ._models import AvailableDid, Page
 from ._pagination import StreamStats
@@ -95,7 +95,7 @@ class _Stream(Generic[T]):
         self._started: _Feed[Any] | None = None
         self._description = description
         self._fingerprint = fingerprint  # of a keyset walk's query: it has a cursor
-        self._last: Any = None  # the last record handed out
+        self._last: object = None  # a keyset walk: the key of the last record handed out
 
     def __repr__(self) -> str:
         state = "not started" if self._started is None else "started"
@@ -153,8 +153,8 @@ class PageIterator(_Stream[T]):
         page = await self._feed.next()
         if page is None:
             raise StopAsyncIteration
-        if page.items:
-            self._last = page.items[-1]
+        if page.items and self._fingerprint is not None:
+            self._last = key_of(page.items[-1])
         return page
 
 
@@ -181,7 +181,9 @@ class ItemIterator(_Stream[T]):
         items = self._items
         if not items:
             items = await self._slice()
-        self._last = item = items.pop()  # (the record itself; its cursor made when asked)
+        item = items.pop()  # freed when the caller drops it: only its key is kept
+        if self._fingerprint is not None:
+            self._last = key_of(item)
         return item  # type: ignore[no-any-return]
 
     async def _slice(self) -> list[Any]:

@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import sys
+import weakref
 from pathlib import Path
 
 import aiohttp
@@ -136,6 +137,23 @@ async def test_cursor_is_the_last_record_handed_out_in_every_view():
         dicts = stream.dicts()
         assert [r["phonenumber"] async for r in dicts][-1] == numbers[44]
         assert await after(dicts.cursor) == numbers[45]
+
+
+async def test_the_cursor_keeps_no_record_alive():
+    async with (
+        FakeCarrierX(token=TOKEN, size=50) as fake,
+        Client(TOKEN, base_url=fake.base_url) as client,
+    ):
+        stream = client.available_dids(pagination="keyset")
+        first = await anext(stream)
+        number, ref = first.phonenumber, weakref.ref(first)
+        del first
+        assert ref() is None  # the stream kept only the key
+        resumed = client.available_dids(pagination="keyset", max_items=1, after=stream.cursor)
+        assert [d.phonenumber async for d in resumed] == [
+            min({r["phonenumber"] for r in fake.inventory} - {number})
+        ]
+        await stream.aclose()
 
 
 async def test_a_resumed_stream_walks_afresh_from_the_same_cursor():
