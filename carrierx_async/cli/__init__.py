@@ -32,6 +32,11 @@ Decisions:
   demo server, waiting for the first page) is one stderr line and 130, never a traceback.
   A SIGINT ignored by the parent (a background job of a script) stays ignored, as POSIX
   shells intend and as Python and asyncio do.
+- ``--after CURSOR`` continues a keyset search (``--keyset`` implied) after the number
+  where one stopped: a keyset search cut short (``--max``, the default 20, Ctrl-C, a
+  failure) ends stderr with ``resume with --after CURSOR``. The cursor belongs to its
+  filter flags, order and ``--fields``; with ``--external`` or a repeated filter flag it is
+  refused (their searches cannot be continued).
 - ``--timeout`` is the deadline of one request, retries and waits included, and also the
   longest silence waited for on a read (the library's default is 20 s); ``--retries``
   the retries after a failed attempt; ``-v`` shows each request, response, retry and wait
