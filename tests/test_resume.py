@@ -21,7 +21,7 @@ from yarl import URL
 
 from carrierx_async import Client, ConfigurationError, F, PaginationError
 from carrierx_async._cursor import encode_cursor, query_fingerprint
-from carrierx_async.cli import main
+from carrierx_async.cli import EXIT_NETWORK, main
 from carrierx_async.examples.aiohttp_service import FIELDS, make_app
 from carrierx_async.testing import FakeCarrierX, did_record
 
@@ -502,3 +502,21 @@ async def test_cli_prints_the_cursor_when_interrupted(first_page_then_hang, toke
     assert code == 0 and rest == [] and err == b""
     seek = f"state eq NY and phonenumber gt {numbers[-1]}"
     assert filters == ["state eq NY", seek, seek]
+
+
+async def test_cli_prints_the_cursor_when_a_failure_stops_the_search(
+    first_page_then_hang, token_file
+):
+    numbers, filters, _, base_url = first_page_then_hang
+    where = {"token_file": token_file, "base_url": base_url}
+    args = ("--keyset", "--state", "NY", "--all", "--page-size", "7", "--timeout", "0.3")
+    code, got, err = await run_cli(*args, "--retries", "0", **where)
+    assert code == EXIT_NETWORK and got == numbers  # a timeout's code, after what came
+    stopped, resume, error = err.decode().splitlines()
+    assert stopped == "carrierx-dids: stopped after 7 numbers; the output is incomplete"
+    assert error.startswith("carrierx-dids: error: ") and "--timeout" in error
+    code, rest, err = await run_cli(
+        "--after", RESUME.fullmatch(resume)[1], "--state", "NY", **where
+    )
+    assert code == 0 and rest == [] and err == b""
+    assert filters[1:] == [f"state eq NY and phonenumber gt {numbers[-1]}"] * 2
