@@ -11,6 +11,10 @@ catches truncation and corruption, not forgery: no secret, as a cursor must work
 process a week later. A forged cursor stays harmless because its key is checked strictly:
 only 1 to 15 ASCII digits ever reach ``phonenumber gt <key>``. Cursors come from strangers
 (URLs): anything else is a ``ConfigurationError`` quoting at most a sanitized prefix.
+
+Only a keyset walk of one alternative has a cursor (``resume_point``): offset positions do
+not survive churn, ``include_external`` is one request, and the alternatives of a ``|``
+filter walk separately (one key would not place them all), so ``after=`` refuses those.
 """
 
 from __future__ import annotations

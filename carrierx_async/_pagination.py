@@ -37,9 +37,8 @@ requests <= 2 x pages read + 2 per possible gap + 2. Pages of 1 cannot re-read a
 each of their boundaries is a possible gap.
 
 Keyset mode (``pagination="keyset"``, see ``_query``): every request is ``offset=0`` with
-``phonenumber gt <last yielded>`` (``lt`` descending); ``_after`` is that last key (from
-the start: ``Paginator(..., after=key)`` resumes a cursor's walk, see ``_cursor``). Each page
-must hold a phonenumber in every record, moving strictly past the last key, else
+``phonenumber gt <last yielded>`` (``lt`` descending); ``_after`` is that key (first, a
+cursor's). Each page must hold a phonenumber in every record, moving strictly past it, else
 PaginationError. Records present throughout arrive exactly once, in order.
 
 ``include_external=True`` is one request; the answer may hold more than ``limit`` records
