@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Final, TextIO
 
 from .._models import DID_FIELDS_ORDER, AvailableDid, Capability
-from .arguments import PROG
+from .arguments import PROG, OutputFormat
 from .values import MMS, SMS
 
 _TABLE_COLUMNS: Final = (
@@ -164,7 +164,7 @@ class _Table(_Writer):
         self.out.write(_table(self.rows, [n in _RIGHT_ALIGNED for n, _ in self.columns]))
 
 
-_WRITERS: Final[dict[str, type[_Writer]]] = {
+_WRITERS: Final[dict[OutputFormat, type[_Writer]]] = {
     "table": _Table,
     "json": _JsonArray,
     "jsonl": _JsonLines,
