@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import urllib.request
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -44,7 +45,9 @@ from ._stream import AvailableDidStream
 from ._transport import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_POOL_TIMEOUT,
     Transport,
+    _check_seconds,
     _Timeouts,
     _timeouts,
 )
@@ -54,6 +57,9 @@ __all__ = ["DEFAULT_BASE_URL", "Client"]
 #: The production API root: Client's default ``base_url`` (unless CARRIERX_BASE_URL is set).
 DEFAULT_BASE_URL: Final = "https://api.carrierx.com/core/v2"
 _LIST_PATH: Final = "phonenumber/available_dids"
+#: The shortest token accepted: shorter text cannot be told apart from ordinary words in
+#: messages, so scrubbing it would mangle them. CarrierX tokens are UUIDs (36 characters).
+_MIN_TOKEN: Final = 8
 
 
 class Client:
@@ -62,8 +68,10 @@ class Client:
     Use it as ``async with Client(token) as client:`` (or call ``await client.close()``).
     Every argument but ``token`` is keyword-only:
 
-    - ``token``: the Bearer token; default ``None`` reads ``CARRIERX_TOKEN``. It never
-      appears in a repr, message or log record.
+    - ``token``: the Bearer token (8 characters or more); default ``None`` reads
+      ``CARRIERX_TOKEN``. It never appears in a repr, message or log record, and is sent
+      only to ``base_url``'s origin (never to a redirect target, never to a proxy as the
+      proxy's own credential).
     - ``base_url``: the API root, default ``DEFAULT_BASE_URL``
       (``https://api.carrierx.com/core/v2``); plain ``http://`` only for a loopback host.
     - ``session``: an ``aiohttp.ClientSession`` to borrow (never closed, the token never
@@ -84,11 +92,23 @@ class Client:
       default 16777216 (16 MiB); a larger one raises ``ResponseTooLargeError``.
     - ``max_concurrency``: requests this client has in flight at once, across all its
       streams and calls (prefetch included); default 8; the rest wait in arrival order.
+    - ``pool_timeout``: seconds a request may wait for one of those slots; default 60.0;
+      ``None``: as long as it takes. The wait is not part of ``timeout`` (that clock
+      measures the server); past it the call raises ``PoolTimeoutError``, unsent.
+    - ``proxy``: an ``http://`` (or ``https://``) proxy URL for every request of the
+      session the client makes, credentials in the URL if it needs them
+      (``http://user:pass@proxy:3128``); default ``None``.
+    - ``trust_env``: when no ``proxy`` is given, take it from the environment as aiohttp's
+      ``trust_env`` does: ``HTTPS_PROXY`` or ``HTTP_PROXY`` (by ``base_url``'s scheme,
+      either case), none if ``NO_PROXY`` lists the API host; read once, here. Unlike
+      aiohttp's, ``.netrc`` is not read: the token is the only credential sent. Default
+      ``False``.
 
     Raises ``ConfigurationError`` (a ``CarrierXError`` and a ``ValueError``) at once for a
-    missing token (or one with a control character), a bad base URL, timeouts,
-    ``prefetch``, ``external_filters``, ``max_response_bytes`` or ``max_concurrency``, or
-    ``trace_configs`` given with a ``session``.
+    missing token (or one shorter than 8 characters, or with a control character), a bad
+    base URL, timeouts, ``prefetch``, ``external_filters``, ``max_response_bytes``,
+    ``max_concurrency``, ``pool_timeout`` or ``proxy``, or ``trace_configs``, ``proxy`` or
+    ``trust_env`` given with a ``session``.
     """
 
     def __init__(
@@ -107,6 +127,9 @@ class Client:
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        pool_timeout: float | None = DEFAULT_POOL_TIMEOUT,
+        proxy: str | URL | None = None,
+        trust_env: bool = False,
     ) -> None:
         token = (token if token is not None else os.environ.get("CARRIERX_TOKEN", "")).strip()
         if not token:
@@ -118,6 +141,11 @@ class Client:
         if bad is not None:  # an HTTP header cannot carry it; never echo the token itself
             raise ConfigurationError(
                 f"the token has a control or non-ASCII character at position {bad}"
+            )
+        if len(token) < _MIN_TOKEN:
+            raise ConfigurationError(
+                f"the token has {len(token)} characters; a CarrierX token has at least "
+                f"{_MIN_TOKEN} (they are UUIDs)"
             )
         for name, value in (
             ("max_response_bytes", max_response_bytes),
@@ -132,11 +160,24 @@ class Client:
         _check_prefetch(prefetch, ConfigurationError)
         policy = RetryPolicy(max_retries=max_retries)
         external = widen_external_filters(external_filters)
-        if session is not None and trace_configs:
-            raise ConfigurationError(
-                "trace_configs apply to a session the client creates; attach them to the "
-                "session you pass instead"
+        if pool_timeout is not None:
+            _check_seconds("pool_timeout", pool_timeout, ConfigurationError)
+        own = [
+            name
+            for name, value in (
+                ("trace_configs", trace_configs),
+                ("proxy", proxy),
+                ("trust_env", trust_env),
             )
+            if value
+        ]
+        if session is not None and own:
+            raise ConfigurationError(
+                f"{' and '.join(own)} apply to a session the client creates; set them on "
+                "the session you pass instead"
+            )
+        if proxy is None and trust_env:
+            proxy = _env_proxy(base)
         self._base_url = base
         self._list_url = base / _LIST_PATH
         self._timeouts = timeouts
@@ -150,6 +191,8 @@ class Client:
             budget=retry_budget if retry_budget is not None else RetryBudget(),
             max_response_bytes=max_response_bytes,
             max_concurrency=max_concurrency,
+            pool_timeout=pool_timeout,
+            proxy=None if proxy is None else _check_proxy(proxy),
         )
         self._feeds: weakref.WeakSet[_Feed[Any]] = weakref.WeakSet()
 
@@ -341,6 +384,23 @@ async def _decode_one(data: Any, *, keyed: bool) -> AvailableDid:
     if keyed and not (isinstance(data, dict) and isinstance(data.get("did_sid"), str)):
         raise ResponseDecodeError("expected a DID object with a 'did_sid'", status=200)
     return decode_did(data)
+
+
+def _check_proxy(proxy: str | URL) -> URL:
+    """A proxy URL aiohttp can use; the message never shows it (it may hold a password)."""
+    url = URL(proxy)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"proxy must be an http:// or https:// URL with a host, got scheme {url.scheme!r}"
+        )
+    return url
+
+
+def _env_proxy(base: URL) -> str | None:
+    """The proxy aiohttp's trust_env would pick for ``base`` from the environment."""
+    if base.host is None or urllib.request.proxy_bypass(base.host):
+        return None
+    return urllib.request.getproxies().get(base.scheme)
 
 
 def _check_prefetch(value: Any, exc: type[CarrierXError]) -> None:

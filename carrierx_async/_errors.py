@@ -12,6 +12,7 @@
     │   └── ServerError               5xx
     ├── APIConnectionError            transport failure: DNS, refused, reset, truncated body
     │   └── APITimeoutError           an attempt timed out or the call's deadline passed
+    │       └── PoolTimeoutError      no free max_concurrency slot within pool_timeout
     ├── ResponseDecodeError           a 2xx body is not the JSON the API documents
     │   └── ResponseTooLargeError     a body (any status) over Client(max_response_bytes=...)
     ├── PaginationError               the server stopped advancing (same page again, ...)
@@ -55,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "RateLimitError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -164,6 +166,11 @@ class APIConnectionError(CarrierXError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt timed out, or the call's overall deadline passed."""
+
+
+class PoolTimeoutError(APITimeoutError):
+    """A request waited ``pool_timeout`` seconds for one of the client's ``max_concurrency``
+    slots and was never sent: the client is busier than its limit, not the server slow."""
 
 
 class ResponseDecodeError(CarrierXError):

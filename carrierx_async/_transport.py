@@ -7,7 +7,9 @@ JSON (the ``load`` it is given, ``_body.parse_json`` by default) or a
 response is decided in ``_sansio``.
 
 Limits it enforces: at most ``max_concurrency`` attempts of one client in flight (a FIFO
-semaphore held around each attempt, so waiting calls are served in arrival order); a body
+semaphore held around each attempt, so waiting calls are served in arrival order; a wait
+for it is bounded by ``pool_timeout`` and stops the call's deadline clock, which measures
+the server, not the queue); a body
 read in chunks and abandoned as soon as it passes ``max_response_bytes`` after
 decompression; one request on the wire per counted attempt (aiohttp's own silent resend
 of an idempotent request on a dropped pooled connection is refused by a per-request
@@ -38,6 +40,7 @@ from ._errors import (
     CarrierXError,
     ClientClosedError,
     ConfigurationError,
+    PoolTimeoutError,
     ResponseDecodeError,
     ResponseTooLargeError,
     scrub_error,
@@ -50,6 +53,7 @@ from ._sansio import error_from_response, expect_json, rate_limited
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_POOL_TIMEOUT",
     "Transport",
 ]
 
@@ -61,6 +65,8 @@ R = TypeVar("R")
 DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 #: Client's default ``max_concurrency``: requests of one client in flight at once.
 DEFAULT_MAX_CONCURRENCY: Final = 8
+#: Client's default ``pool_timeout``: seconds a request may wait for a concurrency slot.
+DEFAULT_POOL_TIMEOUT: Final = 60.0
 
 
 class _Secret:
@@ -88,6 +94,8 @@ class Transport:
         budget: RetryBudget,
         max_response_bytes: int,
         max_concurrency: int,
+        pool_timeout: float | None,
+        proxy: URL | None,
     ) -> None:
         self._token = _Secret(token)
         self.session = session
@@ -97,6 +105,9 @@ class Transport:
         self._budget = budget
         self._max_bytes = max_response_bytes
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
+        self._pool_timeout = pool_timeout
+        self._proxy = proxy
         #: How backoff waits are slept; tests and benchmarks/soak.py replace it after
         #: construction so that waits cost no real time.
         self._sleep: Callable[[float], Any] = asyncio.sleep
@@ -109,7 +120,9 @@ class Transport:
         if self.closed:
             raise ClientClosedError("this Client is closed; create a new one")
         if self.session is None:
-            self.session = aiohttp.ClientSession(trace_configs=self._trace_configs or None)
+            self.session = aiohttp.ClientSession(
+                trace_configs=self._trace_configs or None, proxy=self._proxy
+            )
         elif self.session.closed:
             raise ClientClosedError("the aiohttp session passed to this Client is closed")
         loop = asyncio.get_running_loop()
@@ -187,18 +200,26 @@ class Transport:
         loop = asyncio.get_running_loop()
         attempts = 0
         retry_after: float | None = None  # the last Retry-After the server sent
+        left = timeouts.deadline  # of the deadline, while its clock is stopped
         try:
-            async with asyncio.timeout(timeouts.deadline) as deadline:
+            async with asyncio.timeout(None) as deadline:  # runs only while a slot is held
                 while True:
                     attempts += 1
                     if stats is not None:
                         stats.requests += 1
                         stats.retries += attempts > 1
                     try:
-                        async with self._slots:
+                        if (when := deadline.when()) is not None:
+                            left = when - loop.time()
+                            deadline.reschedule(None)
+                        await self._take_slot(url)
+                        deadline.reschedule(loop.time() + left)
+                        try:
                             started = loop.time()
                             outcome = await self._attempt(url, attempts, timeouts.attempt, load)
                             took = loop.time() - started
+                        finally:
+                            self._slots.release()
                     except (ResponseDecodeError, APIConnectionError) as exc:  # never retried
                         exc.attempts = attempts
                         raise
@@ -241,6 +262,20 @@ class Transport:
                 f"no complete response within the {timeouts.deadline:g}s deadline",
                 url=str(url),
                 attempts=attempts,
+            ) from None
+
+    async def _take_slot(self, url: URL) -> None:
+        """One of the ``max_concurrency`` slots, waited for at most ``pool_timeout``."""
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"no free max_concurrency={self._max_concurrency} slot within "
+                f"pool_timeout={self._pool_timeout:g}s: this client has more requests "
+                "waiting than it sends at once; raise Client(max_concurrency=...) or "
+                "Client(pool_timeout=...), or start fewer streams at a time",
+                url=str(url),
             ) from None
 
     async def _attempt(
@@ -289,15 +324,14 @@ class Transport:
         return await load(body, status)
 
     def _log(self, level: int, msg: str, *args: object) -> None:
-        """Log one record with every text argument scrubbed of the token.
+        """Log one record, formatted and then scrubbed of the token as a whole.
 
         The only way this module logs. A URL can carry server text (a keyset page's last
-        phonenumber goes into the next request's filter), so no argument is trusted.
+        phonenumber goes into the next request's filter), so no argument is trusted, and a
+        number (a status, an attempt) is text once formatted.
         """
         if logger.isEnabledFor(level):
-            secret = self._token.value
-            clean = [a if isinstance(a, int | float) else scrub_text(str(a), secret) for a in args]
-            logger.log(level, scrub_text(msg, secret), *clean, stacklevel=2)
+            logger.log(level, "%s", scrub_text(msg % args, self._token.value), stacklevel=2)
 
     async def _read(self, resp: aiohttp.ClientResponse, url: URL) -> bytes:
         """The body, read in chunks (decompressed by aiohttp) and abandoned past the cap."""
@@ -378,15 +412,17 @@ class _Timeouts:
     attempt: aiohttp.ClientTimeout
 
 
+def _check_seconds(name: str, value: Any, exc: type[CarrierXError]) -> None:
+    """A time limit must be a positive number of seconds; ``exc`` is raised otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        raise exc(f"{name} must be a positive number of seconds, got {value!r}")
+
+
 def _timeouts(deadline: Any, connect: Any, read: Any, exc: type[CarrierXError]) -> _Timeouts:
     """Checked time limits; ``exc`` is the error to raise for a bad value."""
-    for name, value in (
-        ("timeout", deadline),
-        ("connect_timeout", connect),
-        ("read_timeout", read),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
-            raise exc(f"{name} must be a positive number of seconds, got {value!r}")
+    _check_seconds("timeout", deadline, exc)
+    _check_seconds("connect_timeout", connect, exc)
+    _check_seconds("read_timeout", read, exc)
     return _Timeouts(
         float(deadline), aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
     )

@@ -7,6 +7,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from carrierx_async import (
     APIConnectionError,
@@ -725,3 +726,80 @@ async def test_logging_records_requests_without_token(client, fake, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "503" in text and "/phonenumber/available_dids" in text
     assert TOKEN not in text
+
+
+# -- proxies ------------------------------------------------------------------------------
+
+
+async def forward_proxy(serve, seen):
+    """An HTTP forward proxy on 127.0.0.1: records each request as it arrived (request
+    line target and headers) and relays it to the URL that target names."""
+
+    async def handler(request):
+        seen.append((request.raw_path, dict(request.headers)))
+        relayed = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(request.raw_path, headers=relayed) as upstream,
+        ):
+            return web.Response(
+                status=upstream.status,
+                body=await upstream.read(),
+                content_type=upstream.content_type,
+            )
+
+    return str(URL(await serve(handler)).with_path(""))
+
+
+async def test_a_proxy_carries_every_request_and_gets_no_credential_of_its_own(fake, serve):
+    seen = []
+    proxy = await forward_proxy(serve, seen)
+    async with Client(TOKEN, base_url=fake.base_url, proxy=proxy) as c:
+        got = [d.did_sid async for d in c.available_dids(page_size=2, max_items=3)]
+        one = await c.get_available_did(fake.inventory[7]["did_sid"])
+    assert got == [r["did_sid"] for r in fake.inventory[:3]]
+    assert one.did_sid == fake.inventory[7]["did_sid"]
+    # A forward proxy is sent the absolute URI of each request, to the API origin only.
+    assert [(URL(t).path, dict(URL(t).query)) for t, _ in seen] == [
+        (r.path, dict(r.query)) for r in fake.requests
+    ]
+    assert len(seen) == 3
+    assert all(target.startswith(fake.base_url + "/phonenumber/") for target, _ in seen)
+    for _, headers in seen:
+        assert headers["Authorization"] == f"Bearer {TOKEN}"  # meant for the API
+        assert "Proxy-Authorization" not in headers
+
+
+async def test_trust_env_takes_the_proxy_from_the_environment(fake, serve, monkeypatch):
+    seen = []
+    proxy = await forward_proxy(serve, seen)
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    async with Client(TOKEN, base_url=fake.base_url) as c:  # trust_env defaults to False
+        assert len([d async for d in c.available_dids(max_items=2)]) == 2
+    assert seen == []
+    async with Client(TOKEN, base_url=fake.base_url, trust_env=True) as c:
+        assert len([d async for d in c.available_dids(max_items=2)]) == 2
+    assert len(seen) == 1
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the API host is exempt
+    async with Client(TOKEN, base_url=fake.base_url, trust_env=True) as c:
+        assert len([d async for d in c.available_dids(max_items=2)]) == 2
+    assert len(seen) == 1 and len(fake.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "proxy", ["socks5://user:pa55word@127.0.0.1:1080", "pa55word@127.0.0.1:3128", "http://"]
+)
+def test_a_proxy_aiohttp_cannot_use_is_refused_without_echoing_it(proxy):
+    with pytest.raises(ConfigurationError, match="proxy must be an http") as info:
+        Client(TOKEN, proxy=proxy)
+    assert "pa55word" not in str(info.value)
+
+
+async def test_proxy_and_trust_env_with_a_borrowed_session_refused():
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigurationError, match=r"^proxy and trust_env apply to a session"):
+            Client(TOKEN, session=session, proxy="http://127.0.0.1:3128", trust_env=True)
+        with pytest.raises(ConfigurationError, match=r"^trust_env apply"):
+            Client(TOKEN, session=session, trust_env=True)

@@ -361,3 +361,36 @@ async def test_a_borrowed_sessions_tls_settings_are_used_as_they_are():
     finally:
         await runner.cleanup()
     assert seen == [f"Bearer {TOKEN}"]
+
+
+# -- tokens too short to scrub ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "length"), [("t", 1), ("200", 3), ("http", 4), ("1234567", 7), (" 1234567 ", 7)]
+)
+def test_a_token_under_eight_characters_is_refused_without_being_echoed(token, length):
+    with pytest.raises(ConfigurationError) as info:
+        Client(token)
+    assert str(info.value) == (
+        f"the token has {length} characters; a CarrierX token has at least 8 (they are UUIDs)"
+    )
+
+
+def test_an_eight_character_token_is_accepted():
+    assert not Client("12345678", base_url="http://127.0.0.1:9/core/v2").closed
+
+
+@pytest.mark.parametrize("text", ["", "plain words", "<redacted> and % and \\u0041 and +"])
+def test_scrubbing_with_no_secret_changes_nothing(text):
+    assert scrub_text(text, "") == text
+
+
+async def test_a_number_in_a_log_record_that_spells_the_token_is_scrubbed(caplog):
+    # Status codes and attempt numbers are formatted into the message like any text.
+    caplog.set_level(logging.DEBUG, logger="carrierx_async")
+    c = Client("20000000", base_url="http://127.0.0.1:9/core/v2")
+    c._transport._log(logging.DEBUG, "-> %d (attempt %d, %.1fs)", 20000000, 3, 20000000.0)
+    [record] = caplog.records
+    assert record.getMessage() == "-> <redacted> (attempt 3, <redacted>.0s)"
+    assert "20000000" not in repr(record.args)

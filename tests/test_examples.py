@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from carrierx_async import Client
+from carrierx_async import AuthenticationError, Client
 from carrierx_async.examples.aiohttp_service import CLIENT, FIELDS, make_app
 from carrierx_async.testing import Delay, FakeCarrierX, Status
 
@@ -53,6 +53,15 @@ async def service(fake):
     app = make_app(token=TOKEN, base_url=fake.base_url)
     async with serving(app) as url:
         yield url
+
+
+async def test_the_service_reads_carrierx_base_url_as_client_does(fake, http, monkeypatch):
+    # The README's two export lines are all it takes to point the service at the fake.
+    monkeypatch.setenv("CARRIERX_BASE_URL", fake.base_url)
+    async with serving(make_app(token=TOKEN)) as url:
+        lines = await get_lines(http, url.with_path("/numbers").with_query(state="NY", limit=3))
+    assert [line["did_sid"] for line in lines] == [r["did_sid"] for r in ny(fake)[:3]]
+    assert len(fake.requests) == 1
 
 
 def projected(records):
@@ -321,8 +330,9 @@ async def test_a_rejected_token_appears_in_no_log_record_or_error(fake, caplog):
     secret = "wrong-secret-token-1234"
     with caplog.at_level(logging.DEBUG, logger="carrierx_async"):
         async with Client(secret, base_url=fake.base_url) as client:
-            with pytest.raises(Exception) as info:
+            with pytest.raises(AuthenticationError) as info:
                 await anext(client.available_dids())
+    assert info.value.status == 401
     assert "401" in caplog.text
     for text in (caplog.text, str(info.value), repr(info.value), repr(client)):
         assert secret not in text

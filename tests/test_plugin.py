@@ -253,7 +253,7 @@ async def test_factory_closes_everything_it_started():
     factory = _carrierx_fake_factory()
     start = await anext(factory)
     one = await start(size=5)
-    two = await start(inventory=list(one.inventory)[:2], token="other")
+    two = await start(inventory=list(one.inventory)[:2], token="other-token")
     extra = two.make_client(timeout=5.0)
     clients = [one.client, two.client, extra]
     assert [len(f.inventory) for f in (one, two)] == [5, 2]
@@ -270,7 +270,7 @@ async def test_factory_closes_everything_it_started():
 
 
 async def test_make_client_token_and_base_url_can_be_overridden(carrierx_fake):
-    other = carrierx_fake.make_client(token="wrong", base_url=carrierx_fake.base_url + "/")
+    other = carrierx_fake.make_client(token="wrong-token", base_url=carrierx_fake.base_url + "/")
     assert isinstance(other, Client)
     with pytest.raises(AuthenticationError) as info:  # the fake refuses the other token
         await anext(other.available_dids())

@@ -14,8 +14,12 @@ from conftest import records
 
 from carrierx_async import (
     APIConnectionError,
+    APITimeoutError,
+    AvailableDid,
     Client,
     ClientClosedError,
+    ConfigurationError,
+    PoolTimeoutError,
     RateLimitError,
     RetryBudget,
     ServerError,
@@ -142,13 +146,22 @@ async def test_close_wakes_a_call_sleeping_out_retry_after(serve, call):
     hits = []
     base_url = await serve(retry_after_server(hits))
     c = Client(TOKEN, base_url=base_url)
+    sleeping = asyncio.Event()
+    delays = []
+
+    async def sleep(delay):  # the real wait, announced
+        delays.append(delay)
+        sleeping.set()
+        await asyncio.sleep(delay)
+
+    c._transport._sleep = sleep
     if call == "get_available_did":
         task = asyncio.create_task(c.get_available_did(SID))
     else:
         stream = c.available_dids(prefetch=0 if "0" in call else 1)
         task = asyncio.create_task(anext(aiter(stream)))
-    await wait_for_hits(hits, 1)
-    await asyncio.sleep(0.1)  # now sleeping out the 20 s Retry-After
+    await asyncio.wait_for(sleeping.wait(), 5)
+    assert delays == [20.0]  # now sleeping out the 20 s Retry-After
     await c.close()
     loop = asyncio.get_running_loop()
     closed_at = loop.time()
@@ -314,3 +327,54 @@ async def test_the_retry_budget_refills_after_each_success(serve):
         for _ in range(3):  # each call spends the one token; its success puts it back
             assert (await c.get_available_did(SID)).did_sid == SID
     assert len(hits) == 6
+
+
+# --- the queue for a max_concurrency slot is not the server's time ---------------------------
+
+
+def answering_in(seconds, hits):
+    async def handler(request):
+        hits.append(request.path)
+        await asyncio.sleep(seconds)  # the server's latency, not a synchronisation
+        return web.json_response(records(1, 2)[0])
+
+    return handler
+
+
+async def test_waiting_for_a_slot_does_not_count_against_the_deadline(serve):
+    # 16 calls, 2 at a time, 0.3 s each: the last ones queue ~2.1 s, longer than their
+    # 1.5 s deadline, which measures only their own time on the wire.
+    hits = []
+    base_url = await serve(answering_in(0.3, hits))
+    async with Client(TOKEN, base_url=base_url, max_concurrency=2, timeout=1.5) as c:
+        got = await asyncio.gather(
+            *(c.get_available_did(SID) for _ in range(16)), return_exceptions=True
+        )
+    assert [type(r) for r in got] == [AvailableDid] * 16
+    assert len(hits) == 16
+
+
+async def test_a_call_that_cannot_get_a_slot_within_pool_timeout_is_never_sent(serve):
+    # Two calls hold both slots for at least 0.3 s; the four queued behind them give up at
+    # 0.2 s (their clocks start before the server sees the first two requests).
+    hits = []
+    base_url = await serve(answering_in(0.3, hits))
+    async with Client(
+        TOKEN, base_url=base_url, max_concurrency=2, timeout=5, pool_timeout=0.2
+    ) as c:
+        got = await asyncio.gather(
+            *(c.get_available_did(SID) for _ in range(6)), return_exceptions=True
+        )
+    assert [type(r) for r in got] == [AvailableDid] * 2 + [PoolTimeoutError] * 4
+    assert len(hits) == 2
+    err = got[-1]
+    assert isinstance(err, APITimeoutError) and err.attempts == 1
+    assert "max_concurrency=2" in str(err) and "pool_timeout=0.2s" in str(err)
+    assert f"/available_dids/{SID}" in str(err)
+
+
+@pytest.mark.parametrize("value", [0, -1, True, "5", 1e6])
+def test_pool_timeout_must_be_positive_seconds_or_none(value):
+    with pytest.raises(ConfigurationError, match="pool_timeout must be a positive number"):
+        Client(TOKEN, pool_timeout=value)
+    assert Client(TOKEN, pool_timeout=None).closed is False

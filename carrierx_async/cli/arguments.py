@@ -142,7 +142,8 @@ def _epilog() -> str:
         "numbers answer (not real inventory).\n\n"
         "environment:\n"
         "  CARRIERX_TOKEN     CarrierX API token (or --token-file; there is no --token flag)\n"
-        "  CARRIERX_BASE_URL  API root when --base-url is not given\n\n"
+        "  CARRIERX_BASE_URL  API root when --base-url is not given\n"
+        "  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  honoured for the API (not for --demo)\n\n"
         f"exit codes:\n{codes}"
     )
 

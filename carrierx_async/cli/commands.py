@@ -169,7 +169,7 @@ async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) 
     """Open the client (against the demo server without a token) and run the command."""
     with verbose(args.verbose) as traces:
 
-        def client(token: str, base_url: str | None) -> Client:
+        def client(token: str, base_url: str | None, *, demo: bool = False) -> Client:
             return Client(
                 token,
                 base_url=base_url,  # None: CARRIERX_BASE_URL, else the real API
@@ -179,15 +179,16 @@ async def _run(args: argparse.Namespace, token: str | None, flt: Filter | None) 
                 read_timeout=args.timeout,
                 max_retries=args.retries,
                 trace_configs=traces,
-                # PROXY: once Client takes trust_env, add `trust_env=True,` here: the command
-                # then honours HTTP(S)_PROXY and NO_PROXY (tests/test_cli.py, test_proxy_*).
+                # HTTP(S)_PROXY and NO_PROXY, as other command line tools do; the demo's
+                # fake on 127.0.0.1 is never reached through a proxy.
+                trust_env=not demo,
             )
 
         if token is None:
             from ..testing import FakeCarrierX
 
             _note(DEMO_NOTICE)  # once, before any output (the default output fits a screen)
-            async with FakeCarrierX() as fake, client(fake.token, fake.base_url) as demo:
+            async with FakeCarrierX() as fake, client(fake.token, fake.base_url, demo=True) as demo:
                 return await _command(demo, args, flt, demo=True)
         async with client(token, args.base_url) as api:
             return await _command(api, args, flt, demo=False)

@@ -40,7 +40,6 @@ from multidict import MultiMapping
 from yarl import URL
 
 from carrierx_async import (
-    DEFAULT_BASE_URL,
     APITimeoutError,
     CarrierXError,
     Client,
@@ -68,9 +67,10 @@ logger = logging.getLogger(__name__)
 
 
 def make_app(
-    *, token: str | None = None, base_url: str | URL = DEFAULT_BASE_URL, **client_options: Any
+    *, token: str | None = None, base_url: str | URL | None = None, **client_options: Any
 ) -> web.Application:
-    """The service; ``token`` falls back to CARRIERX_TOKEN, ``client_options`` go to Client."""
+    """The service; ``token`` and ``base_url`` default as Client's do (CARRIERX_TOKEN;
+    CARRIERX_BASE_URL, else the production API), ``client_options`` go to Client."""
 
     async def client_context(app: web.Application) -> AsyncIterator[None]:
         async with Client(token, base_url=base_url, **client_options) as client:
