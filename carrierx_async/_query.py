@@ -245,7 +245,9 @@ def check_extra_params(
             )
         if isinstance(value, bool):
             text = "true" if value else "false"
-        elif isinstance(value, int | str):
+        elif isinstance(value, int):
+            text = str(int(value))  # the number, also for a Capability (str() names bits)
+        elif isinstance(value, str):
             text = str(value)
         else:
             raise ConfigurationError(

@@ -85,3 +85,9 @@ def test_capability_text_names_the_bits(mask, text):
     assert f"{mask:d}" == format(int(mask), "d")
     assert f"{mask:>3}" == format(int(mask), ">3")
     assert repr(Capability(6)) == "<Capability.SMS_OUT|VOICE: 6>"
+
+
+async def test_a_capability_in_extra_params_travels_as_its_number():
+    async with FakeCarrierX(size=3) as fake:
+        await walk(fake, extra_params={"mask": Capability.VOICE | Capability.SMS_IN})
+        assert fake.requests[0].query["mask"] == "5"
