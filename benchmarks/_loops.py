@@ -49,10 +49,19 @@ class Capability(enum.IntFlag):
     MMS_OUT = 16
 
 
+def _bitmask_type() -> Any:
+    """IntFlag where this msgspec decodes combined flags (0.18.0 refuses 7), else int."""
+    try:
+        msgspec.json.decode(b"7", type=Capability)
+    except msgspec.ValidationError:
+        return int
+    return Capability
+
+
 # The DID's fields and types as carrierx_async's AvailableDid declares them.
 FIELDS: dict[str, Any] = dict.fromkeys(did_record(0), str | None) | {
-    "active_capabilities": Capability | None,
-    "capabilities": Capability | None,
+    "active_capabilities": _bitmask_type() | None,
+    "capabilities": _bitmask_type() | None,
     "attributes": dict[str, Any] | None,
     "price": Decimal | None,
     "transformations": list[dict[str, Any]] | None,

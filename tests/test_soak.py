@@ -94,7 +94,7 @@ def test_churn_flags():
 
 
 def test_fault_mode_meets_every_fault_and_loses_nothing(capsys):
-    argv = ["--records", "600", "--page-size", "50", "--max-gap", "1", "--read-timeout", "0.1"]
+    argv = ["--records", "600", "--page-size", "50", "--max-gap", "1", "--read-timeout", "0.5"]
     out, code = run(capsys, *argv, "--seed", "5")
     assert_exactly_once(out, code, least=600 - 10)  # one Churn rents at most 10
     served = re.search(r"^faults:\s+([\d,]+) served in [\d,]+ requests: (.*)$", out, re.M)
