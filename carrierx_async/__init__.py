@@ -11,6 +11,7 @@ from ._errors import (
     ClientClosedError,
     ConfigurationError,
     ConflictError,
+    FilterAttributeError,
     FilterError,
     NotFoundError,
     PaginationError,
@@ -27,7 +28,7 @@ from ._filter_parser import parse_filter
 from ._filters import Filter
 from ._models import AvailableDid, Capability, Page
 from ._pagination import StreamStats
-from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Query
+from ._query import EXTERNAL_FILTERS, MAX_PAGE_SIZE, Order, Pagination, Query
 from ._retry import RetryBudget
 from ._stream import AvailableDidStream, ItemIterator, PageIterator
 
@@ -51,12 +52,15 @@ __all__ = [
     "EXTERNAL_FILTERS",
     "F",
     "Filter",
+    "FilterAttributeError",
     "FilterError",
     "ItemIterator",
     "MAX_PAGE_SIZE",
     "NotFoundError",
+    "Order",
     "Page",
     "PageIterator",
+    "Pagination",
     "PaginationError",
     "PermissionDeniedError",
     "PoolTimeoutError",

@@ -25,13 +25,14 @@ from ._errors import (
     CarrierXError,
     ClientClosedError,
     ConfigurationError,
-    FilterError,
     ResponseDecodeError,
 )
 from ._feed import _Feed
 from ._filters import Filter
 from ._models import AvailableDid
 from ._query import (
+    Order,
+    Pagination,
     build_query,
     check_did_sid,
     check_extra_params,
@@ -236,13 +237,13 @@ class Client:
         self,
         *,
         filter: Filter | str | None = None,
-        order: str | None = None,
+        order: Order | None = None,
         page_size: int | None = None,
         max_items: int | None = None,
         include_fields: Iterable[Any] | None = None,
         exclude_fields: Iterable[Any] | None = None,
         include_external: bool = False,
-        pagination: str = "offset",
+        pagination: Pagination = "offset",
         prefetch: int | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
@@ -260,8 +261,10 @@ class Client:
           ``Filter.raw``) or filter text, checked by ``parse_filter``; default ``None``:
           every number. A ``|`` filter runs one request stream per alternative, merged
           without duplicates.
-        - ``order``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` or ``"shuffle"``;
-          default ``None``: the server's order.
+        - ``order``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` or ``"shuffle"``
+          (typed as the ``Order`` literal, so mypy flags a misspelt field; text computed at
+          run time: ``typing.cast(Order, text)``, still checked); default ``None``: the
+          server's order.
         - ``page_size``: records per request, 1..1000; default ``None``: 1000 (10 with
           ``include_external``).
         - ``max_items``: stop after this many records; default ``None``: read to the end.
@@ -284,13 +287,14 @@ class Client:
         - ``after``: a ``stream.cursor`` to continue after (keyset mode only, one
           alternative); default ``None``: from the start.
 
-        Raises, before any request: ``FilterError`` for any bad argument, including an
-        ``extra_params`` key the client sends itself (``limit``, ``offset``, ``filter``,
-        ``order``, ``include_fields``, ``exclude_fields``, ``include_external``);
-        ``ConfigurationError`` for an ``after`` that is not this query's cursor or cannot
-        resume it; ``ClientClosedError`` on a closed client. While iterating: ``APIError``
-        subclasses for error answers, ``APIConnectionError`` or ``APITimeoutError``,
-        ``ResponseDecodeError``, ``PaginationError``.
+        Raises, before any request: ``FilterError`` for a bad ``filter`` (or one
+        ``include_external`` cannot search); ``ConfigurationError`` for any other bad
+        argument, including an ``extra_params`` key the client sends itself (``limit``,
+        ``offset``, ``filter``, ``order``, ``include_fields``, ``exclude_fields``,
+        ``include_external``) and an ``after`` that is not this query's cursor or cannot
+        resume it; ``ClientClosedError`` on a closed client. While iterating:
+        ``APIError`` subclasses for error answers, ``APIConnectionError`` or
+        ``APITimeoutError``, ``ResponseDecodeError``, ``PaginationError``.
         """
         if self.closed:
             raise ClientClosedError("this Client is closed; create a new one")
@@ -309,7 +313,7 @@ class Client:
             pagination=pagination,
         )
         if prefetch is not None:
-            _check_prefetch(prefetch, FilterError)
+            _check_prefetch(prefetch, ConfigurationError)
         timeouts = self._call_timeouts(timeout, connect_timeout, read_timeout)
         queries = (
             [query.with_filter(alt) for alt in query.filter.alternatives()]
@@ -347,7 +351,7 @@ class Client:
         - ``extra_params``: more query arguments sent as written, as for
           ``available_dids``; default ``None``.
 
-        Raises ``FilterError`` before the request for a bad SID, field list, timeout or an
+        Raises ``ConfigurationError`` before the request for a bad SID, field list, timeout or an
         ``extra_params`` key the client owns; ``ClientClosedError`` on a closed client;
         ``NotFoundError`` when no available number has that SID; other ``APIError``
         subclasses, ``APIConnectionError`` or ``APITimeoutError``, ``ResponseDecodeError``.
@@ -369,7 +373,8 @@ class Client:
     def _call_timeouts(
         self, timeout: float | None, connect_timeout: float | None, read_timeout: float | None
     ) -> _Timeouts:
-        """The client's time limits with one call's overrides (a bad value: FilterError)."""
+        """The client's time limits with one call's overrides (a bad value:
+        ConfigurationError)."""
         base = self._timeouts
         if timeout is None and connect_timeout is None and read_timeout is None:
             return base
@@ -377,7 +382,7 @@ class Client:
             base.deadline if timeout is None else timeout,
             base.attempt.sock_connect if connect_timeout is None else connect_timeout,
             base.attempt.sock_read if read_timeout is None else read_timeout,
-            FilterError,
+            ConfigurationError,
         )
 
 

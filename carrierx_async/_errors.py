@@ -17,8 +17,15 @@
     │   └── ResponseTooLargeError     a body (any status) over Client(max_response_bytes=...)
     ├── PaginationError               the server stopped advancing (same page again, ...)
     ├── ClientClosedError             the client was used after close()
-    ├── ConfigurationError (ValueError) a Client built with unusable settings
-    └── FilterError (ValueError)      an invalid query, raised before any request
+    ├── ConfigurationError (ValueError) a bad argument that is not a filter (Client
+    │                                 settings, page_size, order, pagination, fields,
+    │                                 timeouts, a did_sid, ...), raised before any request
+    └── FilterError (ValueError)      a bad filter (text, field, operator or value), raised
+        │                             before any request
+        └── FilterAttributeError (AttributeError)  ``F.<name>`` or ``F.<field>.<operator>``
+                                      that does not exist, so ``hasattr`` works
+
+Messages quote the value the caller gave and say how to fix the call.
 
 Messages never contain credentials: server text (message, ``errors``, body, excerpt,
 ``Location``) can echo the token, so the transport passes every error it raises through
@@ -44,6 +51,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "FilterAttributeError",
     "FilterError",
     "NotFoundError",
     "PaginationError",
@@ -197,11 +205,20 @@ class ClientClosedError(CarrierXError):
 
 
 class ConfigurationError(CarrierXError, ValueError):
-    """The Client cannot work with these settings (no token, clear-text base_url, ...)."""
+    """A bad argument that is not a filter, raised before any request: Client settings
+    (no token, clear-text base_url, timeouts, ...) or a call's own arguments (page_size,
+    max_items, order, pagination, include_fields/exclude_fields, extra_params, prefetch,
+    timeouts, a did_sid, ...)."""
 
 
 class FilterError(CarrierXError, ValueError):
-    """An invalid query: bad filter, field name or paging value. Raised before any request."""
+    """A bad filter: its text, a field, an operator or a value. Raised before any request."""
+
+
+class FilterAttributeError(FilterError, AttributeError):
+    """``F.<name>`` for a field that does not exist, or ``F.<field>.<operator>`` for an
+    operator the field lacks; also an AttributeError, so ``hasattr(F, name)`` and
+    ``getattr(F, name, None)`` work."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

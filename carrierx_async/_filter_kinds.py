@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -36,7 +37,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from ._errors import FilterError
+from ._errors import FilterAttributeError, FilterError
 from ._models import DID_FIELDS, Capability
 
 __all__ = ["Condition", "Nearby", "Raw", "check_operator"]
@@ -113,9 +114,14 @@ _RESERVED: Final = frozenset({"and", "or", "not"})
 _NUMBER: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
+def _got(v: object) -> str:
+    """The caller's value for a message: its type and a short repr."""
+    return f"{type(v).__name__} {reprlib.repr(v)}"
+
+
 def _text(v: object) -> str:
     if not isinstance(v, str):
-        raise TypeError(f"expected str, got {type(v).__name__}")
+        raise TypeError(f"expected str, got {_got(v)}")
     v = str.__str__(v)
     if (bad := control_character(v)) is not None:
         raise ValueError(f"control character {bad!r} in {v!r}")
@@ -137,8 +143,9 @@ def _quote(v: str) -> str:
 
 def _price(v: object) -> Decimal:
     if isinstance(v, bool) or not isinstance(v, int | Decimal):
-        hint = " (money is Decimal: use Decimal('0.5'))" if isinstance(v, float) else ""
-        raise TypeError(f"expected Decimal or int, got {type(v).__name__}{hint}")
+        if isinstance(v, float):  # echo the caller's value: repr is the shortest exact text
+            raise TypeError(f"money is a Decimal or int, not float {v!r}: use Decimal('{v!r}')")
+        raise TypeError(f"expected Decimal or int, got {_got(v)}")
     d = Decimal(v)
     if not d.is_finite():
         raise ValueError(f"{v!r} is not a finite number")
@@ -157,7 +164,7 @@ _ALL_CAPABILITIES: Final = sum(Capability)  # 31 (8.2)
 def _bits(low: int) -> Callable[[object], Capability]:
     def coerce(v: object) -> Capability:
         if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"expected Capability or int, got {type(v).__name__}")
+            raise TypeError(f"expected Capability or int, got {_got(v)}")
         if not low <= v <= _ALL_CAPABILITIES:
             raise ValueError(f"{int(v)} is outside {low}..{_ALL_CAPABILITIES}")
         return Capability(int(v))
@@ -174,7 +181,7 @@ def _int_text(s: str) -> int:
 def _digits(n: int) -> Callable[[object], str]:
     def coerce(v: object) -> str:
         if isinstance(v, bool) or not isinstance(v, int | str):
-            raise TypeError(f"expected int or {n}-digit str, got {type(v).__name__}")
+            raise TypeError(f"expected int or {n}-digit str, got {_got(v)}")
         s = str(v) if isinstance(v, int) else str.__str__(v)
         if not (len(s) == n and s.isascii() and s.isdigit()):
             raise ValueError(f"{v!r} is not {n} digits")
@@ -273,14 +280,6 @@ _SPELLING: Final = {
 _WAY_OUT: Final = "; if the API accepts it, send it with Filter.raw(...)"
 
 
-class _UnknownFieldError(FilterError, AttributeError):
-    """Also an AttributeError, so ``hasattr(F, name)`` and ``getattr(F, name, None)`` work."""
-
-
-class _NoSuchOperatorError(FilterError, AttributeError):
-    """``F.state.bit``: also an AttributeError, so ``hasattr(F.state, "bit")`` is False."""
-
-
 #: The operators a field type offers as methods (the others are Python's comparisons).
 OPERATOR_METHODS: Final = frozenset({"like", "bit", "nearby"})
 
@@ -290,7 +289,7 @@ def no_such_operator(field: str, op: str) -> FilterError:
     try:
         _kind(field, op)
     except FilterError as e:
-        return _NoSuchOperatorError(str(e))
+        return FilterAttributeError(str(e))
     raise AssertionError(f"{op!r} applies to {field!r}")  # pragma: no cover
 
 
@@ -298,7 +297,7 @@ def _unknown(name: str, choices: Iterable[str], way_out: str = "") -> FilterErro
     valid = sorted(choices)
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ";"
-    return _UnknownFieldError(
+    return FilterAttributeError(
         f"unknown field {name!r}{hint} valid fields: {', '.join(valid)}{way_out}"
     )
 

@@ -25,6 +25,11 @@ class Capability(enum.IntFlag):
 
     Only the five documented bits exist: a Capability of 64, or of -1, is a ValueError (a
     plain IntFlag keeps 64 and reads -1 as all five bits).
+
+    ``str()`` (and ``print``, ``f"{mask}"``) names the bits, lowest first:
+    ``str(Capability.VOICE | Capability.SMS_OUT) == "SMS_OUT|VOICE"``; no bits is ``"0"``.
+    ``int(mask)``, ``format(mask, "d")`` and any other format spec give the number, and
+    ``repr`` shows both: ``<Capability.SMS_OUT|VOICE: 6>``.
     """
 
     SMS_IN = 1
@@ -42,6 +47,12 @@ class Capability(enum.IntFlag):
     def __invert__(self) -> Capability:
         return Capability(31 & ~self._value_)
 
+    def __str__(self) -> str:
+        return self.name or "0"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else int.__format__(self, spec)
+
 
 # The wire schema, stated once: each field is named as on the wire and typed as the JSON
 # value it is decoded from (``_convert`` derives every decoder from these annotations).
@@ -49,7 +60,11 @@ class Capability(enum.IntFlag):
 # times faster than 27 slot writes (benchmarks/README.md); frozen all the same.
 @attrs.frozen(kw_only=True, slots=False)
 class AvailableDid:
-    """A rentable phone number: the API's DID object, every field ``None`` when absent."""
+    """A rentable phone number: the API's DID object, every field ``None`` when absent.
+
+    ``present_fields`` holds the wire names the server sent (tells absent from ``null``);
+    ``to_dict()`` gives the record back as JSON-ready wire values.
+    """
 
     active_capabilities: Capability | None = None
     attributes: dict[str, Any] | None = None
@@ -80,6 +95,30 @@ class AvailableDid:
     # Which wire fields the server actually sent; lets callers tell "absent" from "null".
     present_fields: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
 
+    def to_dict(self, *, all_fields: bool = False) -> dict[str, Any]:
+        """The record as the server sent it, ready for ``json.dumps``: wire names in wire
+        order, ``price`` as its decimal string (``str`` of the Decimal, e.g. ``"0.50"``),
+        ``capabilities``/``active_capabilities`` as ints, ``attributes`` and
+        ``transformations`` as given (the record's own objects, not copies).
+
+        Only the fields the server sent (``present_fields``), ``null`` ones included;
+        ``all_fields=True`` gives every field, ``None`` for those not sent. The decoder
+        reads the result back: ``decode_did(did.to_dict()) == did``.
+        """
+        values = vars(self)
+        names = DID_FIELDS_ORDER if all_fields else _sent(self.present_fields)
+        return {name: _to_json(values[name]) for name in names}
+
+
+def _to_json(value: Any) -> Any:
+    """A field's value as JSON: Decimal as its text, a Capability as its int."""
+    kind = type(value)
+    if kind is Decimal:
+        return str(value)
+    if kind is Capability:
+        return int(value)
+    return value
+
 
 #: Each wire field's type, read from the annotations above.
 DID_TYPES: dict[str, Any] = {
@@ -88,6 +127,15 @@ DID_TYPES: dict[str, Any] = {
     if name != "present_fields"
 }
 DID_FIELDS: frozenset[str] = frozenset(DID_TYPES)
+#: The wire fields in wire order (API 8.1: alphabetical, as declared above).
+DID_FIELDS_ORDER: tuple[str, ...] = tuple(DID_TYPES)
+
+
+def _sent(present: frozenset[str]) -> tuple[str, ...] | list[str]:
+    """The fields of ``present`` in wire order."""
+    if present == DID_FIELDS:
+        return DID_FIELDS_ORDER
+    return [name for name in DID_FIELDS_ORDER if name in present]
 
 
 @attrs.frozen(kw_only=True)

@@ -2,7 +2,9 @@
 
 Everything a caller can get wrong is checked here, before any request: page sizes,
 ``max_items``, field names, ``order``, the ``include_external`` rules (API
-reference 4.1 and 4.3) and the keyset rules. The external-provider whitelist is the one
+reference 4.1 and 4.3) and the keyset rules. A bad filter (its text, its conditions, one
+include_external does not accept) is a ``FilterError``; every other bad argument a
+``ConfigurationError``. The external-provider whitelist is the one
 table ``EXTERNAL_FILTERS``; a Client can widen it with ``external_filters=``.
 
 Keyset pagination (``pagination="keyset"``) orders by ``phonenumber`` and asks each next
@@ -13,9 +15,8 @@ descending): the API documents ``order`` by any attribute and ``gt``/``lt`` (ref
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 import attrs
 
@@ -24,7 +25,6 @@ from ._fields import F, field_name
 from ._filter_kinds import Condition, check_operator, control_character
 from ._filter_parser import parse_filter
 from ._filters import Filter
-from ._models import DID_FIELDS
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -35,7 +35,9 @@ __all__ = [
     "MAX_EXTERNAL",
     "MAX_PAGE_SIZE",
     "OWNED_PARAMS",
+    "Order",
     "PAGINATION_MODES",
+    "Pagination",
     "Query",
     "build_query",
     "check_did_sid",
@@ -84,12 +86,43 @@ _SID_CHARS: Final = frozenset("0123456789abcdefABCDEF-")
 IDENTITY_FIELD: Final = "did_sid"
 #: The field a keyset walk orders by and seeks past: unique per number, a string (8.1).
 KEYSET_FIELD: Final = "phonenumber"
-#: The values of ``available_dids(pagination=...)``; "offset" is the default.
-PAGINATION_MODES: Final = ("offset", "keyset")
+#: ``available_dids(pagination=...)``: "offset" (the default) or "keyset".
+Pagination: TypeAlias = Literal["offset", "keyset"]
+PAGINATION_MODES: Final = get_args(Pagination)
 
-#: Fields a list can be ordered by: every DID attribute but the two structured ones.
-_ORDERABLE: Final = DID_FIELDS - {"attributes", "transformations"}
-_ORDER = re.compile(r"^(?P<field>[a-z_0-9]+)(?: (?P<dir>asc|desc))?$")
+#: ``available_dids(order=...)``: ``"<field>"``, ``"<field> asc"``, ``"<field> desc"`` for
+#: every DID attribute but the two structured ones (reference 5.1), or ``"shuffle"``; so
+#: mypy flags a misspelt field or direction. Checked at run time too; text computed at run
+#: time type-checks as ``typing.cast(Order, text)``.
+Order: TypeAlias = Literal[
+    "active_capabilities", "active_capabilities asc", "active_capabilities desc",
+    "callback_url", "callback_url asc", "callback_url desc",
+    "campaign_sid", "campaign_sid asc", "campaign_sid desc",
+    "capabilities", "capabilities asc", "capabilities desc",
+    "classification_sid", "classification_sid asc", "classification_sid desc",
+    "country_code", "country_code asc", "country_code desc",
+    "did_group_sid", "did_group_sid asc", "did_group_sid desc",
+    "did_sid", "did_sid asc", "did_sid desc",
+    "in_country_format", "in_country_format asc", "in_country_format desc",
+    "international_format", "international_format asc", "international_format desc",
+    "lata", "lata asc", "lata desc",
+    "locality", "locality asc", "locality desc",
+    "lrn_sid", "lrn_sid asc", "lrn_sid desc",
+    "name", "name asc", "name desc",
+    "ocn", "ocn asc", "ocn desc",
+    "partner_sid", "partner_sid asc", "partner_sid desc",
+    "phonenumber", "phonenumber asc", "phonenumber desc",
+    "porting_pin", "porting_pin asc", "porting_pin desc",
+    "price", "price asc", "price desc",
+    "state", "state asc", "state desc",
+    "status", "status asc", "status desc",
+    "string_key_1", "string_key_1 asc", "string_key_1 desc",
+    "string_key_2", "string_key_2 asc", "string_key_2 desc",
+    "trunk_group_sid", "trunk_group_sid asc", "trunk_group_sid desc",
+    "shuffle",
+]  # fmt: skip
+_ORDERS: Final = frozenset(get_args(Order))
+_ORDERABLE: Final = sorted({order.split()[0] for order in _ORDERS} - {"shuffle"})
 
 
 @attrs.frozen(kw_only=True)
@@ -104,7 +137,7 @@ class Query:
     exclude_fields: tuple[str, ...] | None = None
     include_external: bool = False
     extra_params: tuple[tuple[str, str], ...] = ()
-    pagination: str = "offset"
+    pagination: Pagination = "offset"
 
     @property
     def keyset(self) -> bool:
@@ -166,9 +199,9 @@ def keyset_filter(after: str, *, descending: bool = False) -> Filter:
 
 
 def check_did_sid(did_sid: Any) -> str:
-    """A DID SID that can go in the URL path (hex digits and dashes), or FilterError."""
+    """A DID SID that can go in the URL path (hex digits and dashes), or ConfigurationError."""
     if not isinstance(did_sid, str) or not did_sid or not _SID_CHARS.issuperset(did_sid):
-        raise FilterError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
+        raise ConfigurationError(f"did_sid must be a SID like 'c3f8...-...', got {did_sid!r}")
     return did_sid
 
 
@@ -187,34 +220,37 @@ def widen_external_filters(pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[
 
 def _param_text(what: str, text: str) -> str:
     if (bad := control_character(text)) is not None:
-        raise FilterError(f"extra_params {what} holds the control character {bad!r}")
+        raise ConfigurationError(f"extra_params {what} holds the control character {bad!r}")
     return text
 
 
 def check_extra_params(
     extra: Mapping[str, str | int | bool] | None,
 ) -> tuple[tuple[str, str], ...]:
-    """``extra_params`` as (name, wire text) pairs; FilterError for a key the client owns."""
+    """``extra_params`` as (name, wire text) pairs; ConfigurationError for a key the client
+    owns."""
     if extra is None:
         return ()
     if not isinstance(extra, Mapping):
-        raise FilterError(f"extra_params must be a mapping, got {type(extra).__name__}")
+        raise ConfigurationError(f"extra_params must be a mapping, got {type(extra).__name__}")
     pairs = []
     for key, value in extra.items():
         if not isinstance(key, str) or not key.strip():
-            raise FilterError(f"extra_params keys must be non-empty strings, got {key!r}")
+            raise ConfigurationError(f"extra_params keys must be non-empty strings, got {key!r}")
         owned = _OWNED_SPELLINGS.get(key.lower().replace("_", "").replace("-", ""))
         if owned is not None:
-            raise FilterError(
+            raise ConfigurationError(
                 f"extra_params cannot set {key!r}: the client sends {owned!r} itself (paging "
                 f"and validation depend on it); use the {owned}= argument instead"
             )
         if isinstance(value, bool):
             text = "true" if value else "false"
-        elif isinstance(value, int | str):
+        elif isinstance(value, int):
+            text = str(int(value))  # the number, also for a Capability (str() names bits)
+        elif isinstance(value, str):
             text = str(value)
         else:
-            raise FilterError(
+            raise ConfigurationError(
                 f"extra_params[{key!r}] must be a str, int or bool, got {type(value).__name__}"
             )
         pairs.append((_param_text(f"key {key!r}", key), _param_text(f"[{key!r}]", text)))
@@ -223,11 +259,11 @@ def check_extra_params(
 
 def _positive_int(name: str, value: Any, upper: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FilterError(f"{name} must be an integer, got {type(value).__name__}")
+        raise ConfigurationError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < 1:
-        raise FilterError(f"{name} must be at least 1, got {value}")
+        raise ConfigurationError(f"{name} must be at least 1, got {value}")
     if upper is not None and value > upper:
-        raise FilterError(f"{name} must be at most {upper}, got {value}")
+        raise ConfigurationError(f"{name} must be at most {upper}, got {value}")
     return value
 
 
@@ -243,11 +279,13 @@ def _fields(name: str, value: Iterable[Any] | None) -> tuple[str, ...] | None:
             dict.fromkeys(field_name(v.strip() if isinstance(v, str) else v) for v in value)
         )
     except TypeError as exc:
-        raise FilterError(
+        raise ConfigurationError(
             f"{name} must be field names (str or F.<field>) or a comma-separated str: {exc}"
         ) from None
+    except FilterError as exc:  # an unknown or filter-only name, from field_name
+        raise ConfigurationError(f"{name}: {exc}") from None
     if not names:
-        raise FilterError(f"{name} is empty; pass None to get every field")
+        raise ConfigurationError(f"{name} is empty; pass None to get every field")
     return names
 
 
@@ -269,7 +307,7 @@ def validate_fields(
     include = _fields("include_fields", include_fields)
     exclude = _fields("exclude_fields", exclude_fields)
     if include is not None and exclude is not None:
-        raise FilterError(
+        raise ConfigurationError(
             "pass include_fields or exclude_fields, not both: "
             "the API does not define how they combine"
         )
@@ -280,15 +318,12 @@ def _order(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise FilterError(f"order must be a string, got {type(value).__name__}")
+        raise ConfigurationError(f"order must be a string, got {type(value).__name__} {value!r}")
     text = " ".join(value.split())
-    if text == "shuffle":
-        return text
-    m = _ORDER.match(text)
-    if m is None or m["field"] not in _ORDERABLE:
-        raise FilterError(
+    if text not in _ORDERS:
+        raise ConfigurationError(
             f"order {value!r} is not '<field>', '<field> asc', '<field> desc' or 'shuffle' "
-            f"with one of: {', '.join(sorted(_ORDERABLE))}"
+            f"with one of: {', '.join(_ORDERABLE)}"
         )
     return text
 
@@ -324,12 +359,12 @@ def _check_external(
                 "(widen with Client(external_filters=...) if the API accepts more)"
             )
     if page_size > EXTERNAL_MAX_ITEMS:
-        raise FilterError(
+        raise ConfigurationError(
             f"include_external=True returns at most {EXTERNAL_MAX_ITEMS} records and does not "
             f"paginate: page_size must be at most {EXTERNAL_MAX_ITEMS}, got {page_size}"
         )
     if max_items is not None and max_items > EXTERNAL_MAX_ITEMS:
-        raise FilterError(
+        raise ConfigurationError(
             f"include_external=True returns at most {EXTERNAL_MAX_ITEMS} records: "
             f"max_items must be at most {EXTERNAL_MAX_ITEMS}, got {max_items}"
         )
@@ -343,14 +378,14 @@ def _check_keyset(
 ) -> str:
     """The keyset rules, each refused before any request; returns the order to send."""
     if include_external:
-        raise FilterError(
+        raise ConfigurationError(
             "pagination='keyset' cannot be combined with include_external=True: the external "
             "provider search is a single request without pagination"
         )
     if order is None or order == KEYSET_FIELD:
         order = f"{KEYSET_FIELD} asc"
     if order not in (f"{KEYSET_FIELD} asc", f"{KEYSET_FIELD} desc"):
-        raise FilterError(
+        raise ConfigurationError(
             f"pagination='keyset' walks in {KEYSET_FIELD} order: order must be None, "
             f"'{KEYSET_FIELD}', '{KEYSET_FIELD} asc' or '{KEYSET_FIELD} desc', got {order!r}; "
             "use pagination='offset' for another order"
@@ -358,7 +393,7 @@ def _check_keyset(
     if (include is not None and KEYSET_FIELD not in include) or (
         exclude is not None and KEYSET_FIELD in exclude
     ):
-        raise FilterError(
+        raise ConfigurationError(
             f"pagination='keyset' needs {KEYSET_FIELD} in every record to seek past it: "
             f"keep it in include_fields / out of exclude_fields"
         )
@@ -368,7 +403,7 @@ def _check_keyset(
 def build_query(
     *,
     filter: Filter | str | None = None,
-    order: str | None = None,
+    order: Order | None = None,
     page_size: int | None = None,
     max_items: int | None = None,
     include_fields: Iterable[Any] | None = None,
@@ -376,11 +411,11 @@ def build_query(
     include_external: bool = False,
     external_filters: frozenset[tuple[str, str]] = EXTERNAL_FILTERS,
     extra_params: Mapping[str, str | int | bool] | None = None,
-    pagination: str = "offset",
+    pagination: Pagination = "offset",
 ) -> Query:
     """Validate every argument of ``available_dids`` and return an immutable Query."""
     if pagination not in PAGINATION_MODES:
-        raise FilterError(f"pagination must be 'offset' or 'keyset', got {pagination!r}")
+        raise ConfigurationError(f"pagination must be 'offset' or 'keyset', got {pagination!r}")
     if isinstance(filter, str):
         flt: Filter | None = parse_filter(filter) if filter.strip() else None
     elif filter is None or isinstance(filter, Filter):
@@ -388,7 +423,7 @@ def build_query(
     else:
         raise FilterError(f"filter must be a Filter or a string, got {type(filter).__name__}")
     if not isinstance(include_external, bool):
-        raise FilterError("include_external must be True or False")
+        raise ConfigurationError("include_external must be True or False")
     default_size = EXTERNAL_MAX_ITEMS if include_external else DEFAULT_PAGE_SIZE
     size = (
         default_size if page_size is None else _positive_int("page_size", page_size, MAX_PAGE_SIZE)

@@ -82,8 +82,13 @@ _decode_fields: Final = _in_slices(complete)
 
 
 class _Stream(Generic[T]):
-    """Owns one feed, made on first use: closed by ``async with``/``aclose()``, or
-    cancelled when the stream is garbage collected."""
+    """Owns one feed (a walk), made on first use: closed by ``async with``/``aclose()``, or
+    cancelled when the stream is garbage collected.
+
+    Re-iterable: an ``async for`` after the walk ended (its end reached, an error raised,
+    or ``aclose()``) starts a fresh walk from the beginning, with fresh ``stats``; an
+    ``async for`` after a ``break`` continues the walk under way.
+    """
 
     def __init__(
         self,
@@ -96,6 +101,30 @@ class _Stream(Generic[T]):
         self._description = description
         self._fingerprint = fingerprint  # of a keyset walk's query: it has a cursor
         self._last: object = None  # a keyset walk: the key of the last record handed out
+        self._over = False  # the walk ended as the consumer saw it: the next aiter restarts
+
+    def __aiter__(self) -> Self:
+        if self._over:
+            old, self._started, self._over = self._started, None, False
+            self._last = None  # the new walk has handed out nothing yet
+            self._rewind()
+            if old is not None:
+                old.cancel()
+        return self
+
+    def _rewind(self) -> None:
+        """Forget what the ended walk left buffered."""
+
+    async def _next_page(self) -> Page[Any] | None:
+        """The feed's next page; the walk is over once it ends or raises."""
+        try:
+            page = await self._feed.next()
+        except Exception:
+            self._over = True
+            raise
+        if page is None:
+            self._over = True
+        return page
 
     def __repr__(self) -> str:
         state = "not started" if self._started is None else "started"
@@ -115,12 +144,14 @@ class _Stream(Generic[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the stream now and release its connection."""
+        """Stop the walk now and release its connection (a later ``async for`` walks
+        again from the start)."""
+        self._over = True
         await self._feed.aclose()
 
     @property
     def stats(self) -> StreamStats:
-        """What this stream did so far: requests, retries, records, duplicates, heals, gaps."""
+        """What this walk did so far: requests, retries, records, duplicates, heals, gaps."""
         return self._feed.stats
 
     @property
@@ -146,11 +177,8 @@ class _Stream(Generic[T]):
 class PageIterator(_Stream[T]):
     """Pages of a stream, each holding the new records of one response."""
 
-    def __aiter__(self) -> Self:
-        return self
-
     async def __anext__(self) -> Page[T]:
-        page = await self._feed.next()
+        page = await self._next_page()
         if page is None:
             raise StopAsyncIteration
         if page.items and self._fingerprint is not None:
@@ -174,8 +202,8 @@ class ItemIterator(_Stream[T]):
         self._next = 0  # where the page's next slice starts
         self._items: list[Any] = []  # the rest of the current slice, last record first
 
-    def __aiter__(self) -> Self:
-        return self
+    def _rewind(self) -> None:
+        self._page, self._next, self._items = [], 0, []
 
     async def __anext__(self) -> T:
         items = self._items
@@ -191,7 +219,7 @@ class ItemIterator(_Stream[T]):
         slice but a page's first (as when decoding)."""
         while self._next >= len(self._page):
             self._page = []  # all handed out: free the page before waiting for the next
-            page = await self._feed.next()
+            page = await self._next_page()
             if page is None:
                 raise StopAsyncIteration
             self._page, self._next = page.items, 0
@@ -215,6 +243,10 @@ class AvailableDidStream(ItemIterator[AvailableDid]):
     Also ``.pages()`` for Page objects and ``.dicts()`` for plain JSON dicts. Use
     ``async with`` (or ``await stream.aclose()``) to stop early deterministically;
     a stream dropped after ``break`` cancels its prefetch as soon as it is collected.
+
+    Iterating again once a walk has ended (the end reached, an error, ``aclose()``) walks
+    again from the start, as a new request stream with its own ``stats``; after a
+    ``break`` the next ``async for`` (or ``anext``) continues where it stopped.
     """
 
     def __init__(

@@ -186,7 +186,7 @@ async def test_get_available_did_and_not_found(client, fake):
 
 
 async def test_bad_sid_refused_before_request(client, fake):
-    with pytest.raises(FilterError):
+    with pytest.raises(ConfigurationError):
         await client.get_available_did("../phonenumber/available_dids")
     assert fake.requests == []
 
@@ -194,9 +194,9 @@ async def test_bad_sid_refused_before_request(client, fake):
 async def test_raw_filter_error_refused_before_request(client, fake):
     with pytest.raises(FilterError):
         client.available_dids(filter="state eq NY or state eq NJ")
-    with pytest.raises(FilterError, match="page_size"):
+    with pytest.raises(ConfigurationError, match="page_size"):
         client.available_dids(page_size=1001)
-    with pytest.raises(FilterError, match="page_size"):
+    with pytest.raises(ConfigurationError, match="page_size"):
         client.available_dids(page_size=0)
     assert fake.requests == []
 
@@ -464,7 +464,7 @@ async def test_per_call_read_timeout(client, fake, sleeps):
 
 async def test_bad_per_call_timeouts_refused_before_request(client, fake):
     for kwargs in ({"timeout": 0}, {"read_timeout": -1}, {"connect_timeout": "1"}):
-        with pytest.raises(FilterError, match="seconds"):
+        with pytest.raises(ConfigurationError, match="seconds"):
             client.available_dids(**kwargs)
     assert fake.requests == []
 

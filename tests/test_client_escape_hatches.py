@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from carrierx_async import Client, F, Filter, FilterError
+from carrierx_async import Client, ConfigurationError, F, Filter
 
 TOKEN = "test-token-not-real"
 TRUTH = [
@@ -124,9 +124,11 @@ OWNED = [
 @pytest.mark.parametrize("key", OWNED)
 async def test_keys_the_client_owns_are_refused_before_any_request(server, key):
     async with client_for(server) as client:
-        with pytest.raises(FilterError, match=rf"extra_params cannot set '{key}'.*=\s*argument"):
+        with pytest.raises(
+            ConfigurationError, match=rf"extra_params cannot set '{key}'.*=\s*argument"
+        ):
             client.available_dids(extra_params={key: "1"})
-        with pytest.raises(FilterError, match=rf"cannot set '{key}'"):
+        with pytest.raises(ConfigurationError, match=rf"cannot set '{key}'"):
             await client.get_available_did(TRUTH[0]["did_sid"], extra_params={key: "1"})
     assert server.seen == []
 
@@ -146,7 +148,7 @@ async def test_keys_the_client_owns_are_refused_before_any_request(server, key):
 )
 async def test_bad_extra_params_are_refused_before_any_request(server, extra, match):
     async with client_for(server) as client:
-        with pytest.raises(FilterError, match=match):
+        with pytest.raises(ConfigurationError, match=match):
             client.available_dids(extra_params=extra)
     assert server.seen == []
 

@@ -308,13 +308,24 @@ async def test_exclude_fields(client, fake):
         ({"filter": None}, "country_code eq"),
         ({"filter": (F.country_code == "USA") & (F.price <= 1)}, "'price le' is not allowed"),
         ({"filter": (F.country_code == "USA") & (F.state != "NY")}, "'state ne' is not allowed"),
-        ({"filter": F.country_code == "USA", "page_size": 11}, "page_size must be at most 10"),
-        ({"filter": F.country_code == "USA", "max_items": 11}, "max_items must be at most 10"),
         ({"filter": F.country_code.in_(["USA", "GBR"])}, "cannot be combined"),
     ],
 )
 async def test_external_rules_fire_before_any_request(client, fake, kwargs, match):
     with pytest.raises(FilterError, match=match):
+        client.available_dids(include_external=True, **kwargs)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"filter": F.country_code == "USA", "page_size": 11}, "page_size must be at most 10"),
+        ({"filter": F.country_code == "USA", "max_items": 11}, "max_items must be at most 10"),
+    ],
+)
+async def test_external_sizes_are_configuration_errors(client, fake, kwargs, match):
+    with pytest.raises(ConfigurationError, match=match):
         client.available_dids(include_external=True, **kwargs)
     assert fake.requests == []
 

@@ -75,13 +75,13 @@ async def test_a_json_content_type_in_any_case_is_read(serve):
 
 
 @pytest.mark.parametrize("fields", [b"did_sid", 5, [b"did_sid"], [None]])
-async def test_field_lists_of_the_wrong_type_are_filter_errors(serve, fields):
+async def test_field_lists_of_the_wrong_type_are_configuration_errors(serve, fields):
     hits = []
     base_url = await serve(counting(hits, b"{}"))
     async with Client(TOKEN, base_url=base_url) as c:
-        with pytest.raises(FilterError, match="include_fields"):
+        with pytest.raises(ConfigurationError, match="include_fields"):
             c.available_dids(include_fields=fields)
-        with pytest.raises(FilterError, match="exclude_fields"):
+        with pytest.raises(ConfigurationError, match="exclude_fields"):
             await c.get_available_did(SID, exclude_fields=fields)
     assert hits == []
 

@@ -18,7 +18,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 USER_BAD = """\
 from decimal import Decimal
-from carrierx_async import Client, F
+from typing import cast
+from carrierx_async import Client, F, Order
 
 def search(client: Client) -> None:
     client.available_dids(filter=F.stat == "NY")  # BAD attr-defined
@@ -31,6 +32,12 @@ def search(client: Client) -> None:
     client.available_dids(filter=F.price.nearby(npa=516))  # BAD attr-defined
     client.available_dids(filter=F.attributes["k"] == 5)  # BAD arg-type
     client.available_dids(filter=(F.state == "NY") & (F.price < Decimal("1")))
+    client.available_dids(pagination="keyst")  # BAD arg-type
+    client.available_dids(order="prise desc")  # BAD arg-type
+    client.available_dids(order="price down")  # BAD arg-type
+    client.available_dids(order="shufle")  # BAD arg-type
+    client.available_dids(pagination="keyset", order="phonenumber desc")
+    client.available_dids(order=cast(Order, " ".join(["price", "asc"])))
 """
 
 

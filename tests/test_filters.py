@@ -204,7 +204,8 @@ INVALID = [
     (lambda: Filter.raw("a\u2029b"), r"control character"),
     (lambda: Filter.raw(b"state eq NY"), r"takes a str, got bytes"),  # type: ignore[arg-type]
     (lambda: Filter.raw("state eq NY").matches(DID), r"cannot be evaluated locally"),
-    (lambda: F.price == 0.5, r"expected Decimal or int, got float \(money is Decimal"),
+    (lambda: F.price == 0.25, r"not float 0\.25: use Decimal\('0\.25'\)"),
+    (lambda: F.price <= 1.5, r"not float 1\.5: use Decimal\('1\.5'\)"),
     (lambda: F.price <= "1.00", r"expected Decimal or int, got str"),
     (lambda: F.price == True, r"expected Decimal or int, got bool"),  # noqa: E712
     (lambda: F.price == Decimal("NaN"), r"not a finite number"),
@@ -228,7 +229,7 @@ INVALID = [
     (lambda: Filter.nearby(latlng=(1, 2, 3)), r"latlng takes \(latitude, longitude\)"),  # type: ignore[arg-type]
     (lambda: F.state.in_([]), r"in_\(\[\]\) matches nothing"),
     (lambda: F.state.in_("NY"), r"collection of values, not the string"),
-    (lambda: F.price.in_([Decimal(1), 0.5]), r"got float"),
+    (lambda: F.price.in_([Decimal(1), 0.5]), r"not float 0\.5"),
     (lambda: ~(F.state == "NY"), r"no 'not'; use != on a field"),
     (lambda: field_name("npa"), r"'npa' is a filter-only key"),
     (lambda: field_name(F.npa_nxx), r"'npa_nxx' is a filter-only key"),

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 from aiohttp import web
 
-from carrierx_async import F, FilterError, PaginationError
+from carrierx_async import ConfigurationError, F, PaginationError
 from carrierx_async._pagination import OVERLAP, STALL_PAGES
 
 TOKEN = "test-token-not-real"
@@ -680,7 +680,7 @@ async def test_keyset_refusals_come_before_any_request(hostile, make_client, kw,
     live = Live(10, rng=random.Random(1))
     base, seen = await hostile(None, live)
     kw = {"pagination": "keyset"} | kw
-    with pytest.raises(FilterError, match=match):
+    with pytest.raises(ConfigurationError, match=match):
         make_client(base).available_dids(**kw)
     assert seen == []
 

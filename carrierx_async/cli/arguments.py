@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, Final, NoReturn
+from typing import Any, Final, Literal, NoReturn, TypeAlias, get_args
 
 from .. import __version__
 from .._client import DEFAULT_BASE_URL
@@ -65,7 +65,9 @@ _EXIT_HELP: Final = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 _COMMANDS: Final = frozenset({"search", "get"})
-_FORMATS: Final = ("table", "json", "jsonl", "csv")
+#: ``--format``'s values (search and get).
+OutputFormat: TypeAlias = Literal["table", "json", "jsonl", "csv"]
+_FORMATS: Final = get_args(OutputFormat)
 #: Filter flags (their dests) in the order their conditions are written. A repeated flag
 #: means any of its values: ``--state NY --state CA`` is state NY or CA.
 _ANY_OF: Final = ("country", "state", "locality", "npa", "zip", "near", "prefix", "like")

@@ -36,6 +36,7 @@ from .arguments import (
     EXIT_RATE_LIMITED,
     EXIT_USAGE,
     PROG,
+    OutputFormat,
     _parser,
     _plan_get,
     _plan_search,
@@ -167,7 +168,7 @@ async def _get(client: Client, args: argparse.Namespace, *, demo: bool) -> int:
         ) from None
     record = _record(did, args.fields)
     out = sys.stdout
-    fmt = args.format or ("table" if out.isatty() else "json")
+    fmt: OutputFormat = args.format or ("table" if out.isatty() else "json")
     if fmt == "json":  # one object, not search's array of one
         out.write(json.dumps(record, indent=2) + "\n")
     elif fmt == "table":  # one row per field: a record is too wide for one line

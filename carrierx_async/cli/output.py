@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final, TextIO
 
-from .._models import DID_FIELDS, AvailableDid, Capability
-from .arguments import PROG
+from .._models import DID_FIELDS_ORDER, AvailableDid, Capability
+from .arguments import PROG, OutputFormat
 from .values import MMS, SMS
 
-_ALL_FIELDS: Final = tuple(sorted(DID_FIELDS))  # wire order (API 8.1)
 _TABLE_COLUMNS: Final = (
     ("phonenumber", "PHONENUMBER"),
     ("international_format", "INTERNATIONAL"),
@@ -46,22 +45,16 @@ def _caps_text(mask: Capability) -> str:
     return ",".join(parts) or "none"
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Capability):
-        return int(value)
-    return value
-
-
 def _record(did: AvailableDid, fields: Sequence[str] | None) -> dict[str, Any]:
-    """Wire names and JSON values: only the fields sent, or exactly ``fields``."""
-    names = fields if fields is not None else [n for n in _ALL_FIELDS if n in did.present_fields]
-    return {name: _json_value(getattr(did, name)) for name in names}
+    """Wire names and JSON values (``to_dict``): only the fields sent, or exactly ``fields``."""
+    if fields is None:
+        return did.to_dict()
+    values = did.to_dict(all_fields=True)
+    return {name: values[name] for name in fields}
 
 
 def _text_value(value: Any) -> str:
-    value = _json_value(value)
+    """A JSON value as one csv or table cell."""
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return "" if value is None else str(value)
@@ -134,7 +127,7 @@ class _JsonArray(_Writer):
 class _Csv(_Writer):
     def __init__(self, out: TextIO, fields: Sequence[str] | None) -> None:
         super().__init__(out, fields)
-        self.columns = list(fields or _ALL_FIELDS)
+        self.columns = list(fields or DID_FIELDS_ORDER)
         self.csv = csv.writer(out, lineterminator="\n")
         self.started = False
 
@@ -146,7 +139,8 @@ class _Csv(_Writer):
     def add(self, dids: Sequence[AvailableDid]) -> None:
         super().add(dids)
         self._header()
-        self.csv.writerows([_text_value(getattr(d, c)) for c in self.columns] for d in dids)
+        rows = (d.to_dict(all_fields=True) for d in dids)
+        self.csv.writerows([_text_value(row[c]) for c in self.columns] for row in rows)
 
     def finish(self, *, quiet: bool = False) -> None:
         self._header()
@@ -170,7 +164,7 @@ class _Table(_Writer):
         self.out.write(_table(self.rows, [n in _RIGHT_ALIGNED for n, _ in self.columns]))
 
 
-_WRITERS: Final[dict[str, type[_Writer]]] = {
+_WRITERS: Final[dict[OutputFormat, type[_Writer]]] = {
     "table": _Table,
     "json": _JsonArray,
     "jsonl": _JsonLines,
