@@ -11,8 +11,8 @@ back as ``cursor`` for the page after it (``next`` is null on the last page). A 
 is damaged or belongs to other arguments answers 400.
 
 - One Client per app, opened and closed by a cleanup context, shared by all requests.
-- Bad arguments, and filters the library refuses (``FilterError``), answer 400
-  ``{"error": ...}`` before any request to CarrierX.
+- Bad arguments (``ConfigurationError``), filters the library refuses (``FilterError``)
+  and bad cursors answer 400 ``{"error": ...}`` before any request to CarrierX.
 - CarrierX failures before the first record: a missed deadline answers 504, rate limiting
   503 with ``Retry-After``, a closing client 503, anything else 502; the details go to
   this module's logger, not to the caller. Once records have been sent the status is
@@ -106,7 +106,7 @@ async def numbers(request: web.Request) -> web.StreamResponse:
         stream = request.app[CLIENT].available_dids(
             filter=flt, max_items=limit, include_fields=FIELDS
         )
-    except ValueError as exc:  # FilterError is a ValueError too
+    except ValueError as exc:  # ConfigurationError and FilterError are ValueErrors
         return _json_error(400, str(exc))
     except CarrierXError as exc:
         return _upstream_error(exc)
