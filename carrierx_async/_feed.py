@@ -46,7 +46,7 @@ _DONE: Final = object()
 PREFETCH_TASK: Final = "carrierx_async prefetch"
 
 #: Records decoded between two turns of the event loop (a page of 1000 would otherwise
-#: hold the loop several times as long as parsing it did; benchmarks/README.md, row 6).
+#: hold the loop several times as long as parsing it did: the loop-hold benchmark row).
 DECODE_SLICE: Final = 250
 
 

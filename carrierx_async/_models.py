@@ -57,7 +57,7 @@ class Capability(enum.IntFlag):
 # The wire schema, stated once: each field is named as on the wire and typed as the JSON
 # value it is decoded from (``_convert`` derives every decoder from these annotations).
 # Not slotted: the decoder fills a whole instance with one __dict__ assignment, several
-# times faster than 27 slot writes (benchmarks/README.md); frozen all the same.
+# times faster than 27 slot writes (measured when it was chosen); frozen all the same.
 @attrs.frozen(kw_only=True, slots=False)
 class AvailableDid:
     """A rentable phone number: the API's DID object, every field ``None`` when absent.

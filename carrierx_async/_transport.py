@@ -108,8 +108,8 @@ class Transport:
         self._max_concurrency = max_concurrency
         self._pool_timeout = pool_timeout
         self._proxy = proxy
-        #: How backoff waits are slept; tests and benchmarks/soak.py replace it after
-        #: construction so that waits cost no real time.
+        #: How backoff waits are slept; tests replace it after construction so that waits
+        #: cost no real time.
         self._sleep: Callable[[float], Any] = asyncio.sleep
         self._calls: set[asyncio.Task[Any]] = set()
         self._woken: set[asyncio.Task[Any]] = set()
