@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from .arguments import _ListArgs
@@ -25,8 +25,6 @@ __all__ = ["external", "select"]
 #: At most this many external numbers per request (reference 4.1).
 EXTERNAL_MAX: Final = 10
 _EXTERNAL_TRIES: Final = 3000
-
-Match = Callable[[Mapping[str, Any]], bool]
 
 
 def _start(keys: Sequence[tuple[Any, ...]], args: _ListArgs) -> int:
